@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what ToggleMaster needs to build, run and test on Debian 12.
+# This is the one list of Debian packages the project depends on; `make run`,
+# `make test` and `make bench` call it. When everything is present it only
+# runs dpkg-query once and exits, so it is cheap to call every time.
+#
+#   scripts/install-deps.sh            build + run + test packages
+#   scripts/install-deps.sh bench      also the benchmark tools
+set -euo pipefail
+
+# Build and run: compiler, HTTP server library, JSON, SQLite, libpq.
+BUILD_PACKAGES=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev)
+# Test: second compiler and sanitizer runtimes, a real PostgreSQL server,
+# the API test runner (Debian's python3), the smoke script's tools, valgrind,
+# and Node.js/npm for the OpenAPI linter.
+TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util-linux procps)
+# Benchmarks only: load generator, the nginx ceiling, chart drawing.
+BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
+
+wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+if [ "${1:-}" = bench ]; then wanted+=("${BENCH_PACKAGES[@]}"); fi
+# Node.js may come from Debian's nodejs package or be preinstalled; only ask
+# apt for it when no node/npm is on PATH.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || wanted+=(nodejs npm)
+
+missing=()
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${wanted[@]}" 2>/dev/null || true)
+for p in "${wanted[@]}"; do
+  grep -q "^$p ii" <<<"$installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

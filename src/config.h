@@ -1,0 +1,54 @@
+/*
+ * config — the process configuration.
+ *
+ * Owns: reading every setting from the environment (twelve-factor: no config
+ * files, no flags), validating it, and the `--help` text that lists each
+ * setting with its default. The result is one immutable struct, built once in
+ * main() and passed by const pointer to the modules that need it; nothing
+ * reads getenv() anywhere else.
+ */
+#ifndef TM_CONFIG_H
+#define TM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Hard limits, documented in --help and the README. */
+#define CONFIG_MAX_THREADS 256
+#define CONFIG_MAX_POOL_SIZE 256
+#define CONFIG_MAX_BODY_BYTES (64 * 1024)
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT };
+enum store_kind { STORE_KIND_SQLITE = 0, STORE_KIND_POSTGRES };
+
+struct config {
+    int port;                  /* PORT */
+    char bind[64];             /* BIND: an IPv4 or IPv6 literal */
+    enum store_kind store_kind;
+    /* For SQLite: a filesystem path. For PostgreSQL: a libpq connection
+     * string (URL or key=value) that may hold a password: never log it, use
+     * database_display instead. */
+    char *database;
+    char *database_display;    /* same target with any password masked */
+    enum log_level log_level;  /* LOG_LEVEL */
+    enum log_format log_format;/* LOG_FORMAT */
+    int shutdown_timeout_s;    /* SHUTDOWN_TIMEOUT */
+    int threads;               /* THREADS: HTTP worker threads */
+    int db_pool_size;          /* DB_POOL_SIZE: store connections/workers */
+    int db_connect_timeout_s;  /* DB_CONNECT_TIMEOUT */
+    int db_statement_timeout_ms; /* DB_STATEMENT_TIMEOUT */
+    int resync_interval_s;     /* RESYNC_INTERVAL */
+};
+
+/* Reads the environment into *cfg. On a bad value returns -1 and writes one
+ * line naming the variable into err. */
+int config_load(struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+void config_print_help(FILE *out);
+
+/* Parses a decimal integer in [min,max]; the whole string must be used. */
+int config_parse_int(const char *text, long min, long max, long *out);
+
+#endif

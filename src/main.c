@@ -1,0 +1,167 @@
+/*
+ * main — the command line: serve (default), migrate, init-db, version, help.
+ *
+ * Owns: process start-up and shutdown order. `serve` builds the server
+ * context (app.h) in dependency order — store, snapshot cell, store workers,
+ * sync thread, HTTP — waits for SIGTERM or SIGINT, then takes it down in
+ * reverse: stop accepting, let in-flight requests finish (up to
+ * SHUTDOWN_TIMEOUT), stop the workers, HTTP, sync, and close the store.
+ */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "store/store.h"
+#include "sync.h"
+
+#ifndef TM_VERSION
+#define TM_VERSION "0.0.0-dev"
+#endif
+
+/* `migrate` waits this long for a database that is still starting (a
+ * container entrypoint may run it the moment the database container is up). */
+#define MIGRATE_ATTEMPTS 10
+
+static int run_migrate(const struct config *cfg)
+{
+    char err[512];
+    struct store *store = store_open(cfg, err, sizeof err);
+    struct store_conn *conn;
+    enum store_status st = STORE_ERROR;
+    int applied = 0;
+
+    if (store == NULL) {
+        log_event(LOG_ERROR, "cannot open the store", json_pack("{s:s}", "detail", err));
+        return 1;
+    }
+    conn = store_conn_create(store);
+    for (int attempt = 1; conn != NULL && attempt <= MIGRATE_ATTEMPTS; attempt++) {
+        st = store_migrate(conn, &applied);
+        if (st != STORE_UNAVAILABLE || attempt == MIGRATE_ATTEMPTS)
+            break;
+        log_event(LOG_WARN, "database unavailable; retrying migrate",
+                  json_pack("{s:i, s:s}", "attempt", attempt, "detail", store_conn_error(conn)));
+        sleep(1);
+    }
+    if (st == STORE_OK)
+        log_event(LOG_INFO, "migrations applied",
+                  json_pack("{s:s, s:s, s:i, s:i}", "backend", store_backend_name(store),
+                            "database", cfg->database_display, "applied", applied,
+                            "schema_version", store_latest_version(store)));
+    else
+        log_event(LOG_ERROR, "migrate failed",
+                  json_pack("{s:s}", "detail", conn ? store_conn_error(conn) : "out of memory"));
+    store_conn_destroy(conn);
+    store_close(store);
+    return st == STORE_OK ? 0 : 1;
+}
+
+static int run_serve(const struct config *cfg)
+{
+    struct app app = {.cfg = cfg};
+    struct http_server *http = NULL;
+    sigset_t stop_signals;
+    char err[512];
+    int sig = 0, rc = 1;
+
+    /* Every thread started below inherits this mask, so SIGTERM/SIGINT are
+     * only ever taken by sigwait() here. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (int i = 0; i < APP_NAME_LOCKS; i++)
+        pthread_mutex_init(&app.name_locks[i], NULL);
+    app.store = store_open(cfg, err, sizeof err);
+    if (app.store == NULL)
+        goto out;
+    app.snapshots = snapshot_cell_create();
+    if (app.snapshots == NULL) {
+        snprintf(err, sizeof err, "out of memory");
+        goto out;
+    }
+    app.workers = workers_start(app.store, store_max_connections(app.store), err, sizeof err);
+    if (app.workers == NULL)
+        goto out;
+    app.sync = sync_start(&app, err, sizeof err);
+    if (app.sync == NULL)
+        goto out;
+    http = http_start(&app, err, sizeof err);
+    if (http == NULL)
+        goto out;
+
+    log_event(LOG_INFO, "listening",
+              json_pack("{s:s, s:i, s:s, s:s, s:i, s:i}", "address", cfg->bind, "port", cfg->port,
+                        "backend", store_backend_name(app.store), "database", cfg->database_display,
+                        "threads", cfg->threads, "store_workers", store_max_connections(app.store)));
+
+    if (sigwait(&stop_signals, &sig) != 0)
+        sig = SIGTERM;
+    log_event(LOG_INFO, "shutting down", json_pack("{s:s, s:i}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                                                  "timeout_s", cfg->shutdown_timeout_s));
+    atomic_store(&app.shutting_down, true);
+    http_quiesce(http);
+    if (!http_wait_idle(http, cfg->shutdown_timeout_s * 1000))
+        log_msg(LOG_WARN, "shutdown timeout reached with requests still in flight; closing them");
+    rc = 0;
+    err[0] = '\0';
+
+out:
+    if (rc != 0)
+        log_event(LOG_ERROR, "cannot start", json_pack("{s:s}", "detail", err));
+    /* Workers before HTTP: a request suspended on a queued job is answered
+     * (503) and resumed before libmicrohttpd closes its connection. */
+    workers_stop(app.workers);
+    http_stop(http);
+    workers_destroy(app.workers);
+    sync_stop(app.sync);
+    snapshot_cell_destroy(app.snapshots);
+    store_close(app.store);
+    for (int i = 0; i < APP_NAME_LOCKS; i++)
+        pthread_mutex_destroy(&app.name_locks[i]);
+    if (rc == 0)
+        log_msg(LOG_INFO, "stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *command = argc > 1 ? argv[1] : "serve";
+    struct config cfg;
+    char err[512];
+    int rc;
+
+    if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0) {
+        config_print_help(stdout);
+        return 0;
+    }
+    if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
+        printf("togglemaster %s\n", TM_VERSION);
+        return 0;
+    }
+    if (argc > 2 || (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
+                     strcmp(command, "init-db") != 0)) {
+        fprintf(stderr, "togglemaster: unknown command '%s' (try: togglemaster --help)\n", command);
+        return 2;
+    }
+    if (config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "togglemaster: %s\n", err);
+        return 2;
+    }
+    log_init(cfg.log_level, cfg.log_format);
+    if (strcmp(command, "serve") == 0)
+        rc = run_serve(&cfg);
+    else
+        rc = run_migrate(&cfg);
+    config_free(&cfg);
+    return rc;
+}

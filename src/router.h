@@ -1,0 +1,45 @@
+/*
+ * router — maps a method and a decoded path to a route.
+ *
+ * Owns: the table of routes and the methods each accepts (which is also the
+ * Allow header of a 405). Pure: no I/O, no allocation; the route's path
+ * parameter points into the caller's path string.
+ */
+#ifndef TM_ROUTER_H
+#define TM_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum route_id {
+    ROUTE_NOT_FOUND = 0,
+    ROUTE_HEALTH,      /* /health */
+    ROUTE_READY,       /* /ready */
+    ROUTE_FLAGS,       /* /flags */
+    ROUTE_FLAG,        /* /flags/<name> */
+};
+
+enum http_method {
+    METHOD_GET = 1 << 0,
+    METHOD_HEAD = 1 << 1,
+    METHOD_POST = 1 << 2,
+    METHOD_PUT = 1 << 3,
+    METHOD_DELETE = 1 << 4,
+    METHOD_OTHER = 1 << 5,
+};
+
+struct route_match {
+    enum route_id id;
+    enum http_method method;
+    unsigned allowed;          /* bitmask of enum http_method */
+    bool method_allowed;
+    const char *param;         /* <name> for ROUTE_FLAG, else NULL */
+    size_t param_len;
+};
+
+enum http_method router_method(const char *method);
+void router_match(const char *method, const char *path, struct route_match *out);
+/* "GET, HEAD, POST" for an allowed mask; buf needs 64 bytes. */
+const char *router_allow_header(unsigned allowed, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * store backends — the table each backend fills in. Private to src/store/.
+ */
+#ifndef TM_STORE_BACKEND_H
+#define TM_STORE_BACKEND_H
+
+#include "migrations.h"
+#include "store.h"
+
+#define STORE_ERROR_MAX 512
+
+struct store_backend {
+    const char *name;
+    const struct migration *migrations;  /* in version order */
+    const int *migration_count;
+    int (*open)(struct store *store, char *err, size_t errlen);
+    void (*close)(struct store *store);
+    struct store_conn *(*conn_create)(struct store *store);
+    void (*conn_destroy)(struct store_conn *conn);
+    enum store_status (*migrate)(struct store_conn *conn, int *applied);
+    enum store_status (*schema_version)(struct store_conn *conn, int *version);
+    enum store_status (*flag_create)(struct store_conn *conn, const char *name, bool is_enabled,
+                                     struct store_flag *out);
+    enum store_status (*flag_set_enabled)(struct store_conn *conn, const char *name, bool is_enabled,
+                                          struct store_flag *out);
+    enum store_status (*flag_delete)(struct store_conn *conn, const char *name);
+    enum store_status (*flag_load_all)(struct store_conn *conn, store_row_fn row, void *ctx);
+};
+
+struct store {
+    const struct store_backend *backend;
+    const struct config *cfg;
+    void *backend_state;
+};
+
+/* Every backend connection starts with this header. */
+struct store_conn {
+    struct store *store;
+    char error[STORE_ERROR_MAX];
+};
+
+extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_postgres_backend;
+
+void store_set_error(struct store_conn *conn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

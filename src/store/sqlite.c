@@ -1,0 +1,347 @@
+/*
+ * store/sqlite — the embedded default backend.
+ *
+ * One SQLite file in WAL mode. Durability settings, chosen so that a write
+ * acknowledged with 2xx survives kill -9 of the process and also a power
+ * loss or kernel crash:
+ *   journal_mode=WAL   commits append to the write-ahead log; readers (the
+ *                      snapshot loader) never block the writer.
+ *   synchronous=FULL   the WAL is fsync'ed at every commit. NORMAL would
+ *                      survive a process crash (the WAL is in the page cache)
+ *                      but could lose the last commits on power loss; the
+ *                      cost of FULL is one fsync per write, which is what a
+ *                      feature-flag write rate can afford.
+ *   busy_timeout       a connection waits for a lock instead of failing at
+ *                      once (DB_STATEMENT_TIMEOUT); a second process
+ *                      (`togglemaster migrate` beside a running server) is
+ *                      then safe.
+ * SQLite has one writer at a time, so the store worker pool uses a single
+ * connection for writes (store_max_connections() == 1).
+ */
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+#include "migrations.h"
+
+enum sqlite_statement {
+    STMT_CREATE, STMT_SET_ENABLED, STMT_DELETE, STMT_LOAD_ALL, STMT_SCHEMA_VERSION, STMT_COUNT
+};
+
+static const char *const statement_sql[STMT_COUNT] = {
+    [STMT_CREATE] = "INSERT INTO flags(name, is_enabled) VALUES(?1, ?2) RETURNING id",
+    [STMT_SET_ENABLED] = "UPDATE flags SET is_enabled = ?2 WHERE name = ?1 RETURNING id",
+    [STMT_DELETE] = "DELETE FROM flags WHERE name = ?1 RETURNING id",
+    [STMT_LOAD_ALL] = "SELECT id, name, is_enabled FROM flags",
+    [STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+};
+
+struct sqlite_conn {
+    struct store_conn base;
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT];
+};
+
+static int sqlite_open(struct store *store, char *err, size_t errlen)
+{
+    (void)store;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+static void sqlite_close(struct store *store)
+{
+    (void)store;
+}
+
+static struct store_conn *sqlite_conn_create(struct store *store)
+{
+    struct sqlite_conn *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return NULL;
+    c->base.store = store;
+    return &c->base;
+}
+
+static void disconnect(struct sqlite_conn *c)
+{
+    for (int i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(c->stmts[i]);
+        c->stmts[i] = NULL;
+    }
+    sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+static void sqlite_conn_destroy(struct store_conn *conn)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    disconnect(c);
+    free(c);
+}
+
+/* Maps an SQLite result to a store status, recording the message. */
+static enum store_status fail(struct sqlite_conn *c, int rc, const char *what)
+{
+    store_set_error(&c->base, "sqlite %s: %s", what, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        return STORE_CONFLICT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+        return STORE_UNAVAILABLE;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+/* Creates the directory that will hold the database file, one level, so the
+ * default ./data/togglemaster.db works from a fresh checkout. */
+static void make_parent_directory(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy != NULL) {
+        const char *dir = dirname(copy);
+        (void)mkdir(dir, 0750); /* if this fails, sqlite3_open_v2 says why */
+        free(copy);
+    }
+}
+
+static enum store_status ensure_open(struct sqlite_conn *c)
+{
+    const struct config *cfg = c->base.store->cfg;
+    char pragmas[256];
+    int rc;
+
+    if (c->db != NULL)
+        return STORE_OK;
+    make_parent_directory(cfg->database);
+    rc = sqlite3_open_v2(cfg->database, &c->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        enum store_status st = fail(c, rc, "open");
+        disconnect(c);
+        return st;
+    }
+    sqlite3_busy_timeout(c->db, cfg->db_statement_timeout_ms);
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        enum store_status st = fail(c, rc, "configure");
+        disconnect(c);
+        return st;
+    }
+    return STORE_OK;
+}
+
+/* A reset statement ready for binding, prepared once per connection. */
+static enum store_status statement(struct sqlite_conn *c, enum sqlite_statement which, sqlite3_stmt **out)
+{
+    enum store_status st = ensure_open(c);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    if (c->stmts[which] == NULL) {
+        rc = sqlite3_prepare_v3(c->db, statement_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                &c->stmts[which], NULL);
+        if (rc != SQLITE_OK)
+            return fail(c, rc, "prepare");
+    }
+    sqlite3_reset(c->stmts[which]);
+    sqlite3_clear_bindings(c->stmts[which]);
+    *out = c->stmts[which];
+    return STORE_OK;
+}
+
+static enum store_status sqlite_migrate(struct store_conn *conn, int *applied)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    enum store_status st = ensure_open(c);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    /* BEGIN IMMEDIATE takes the write lock first, so two migrators queue
+     * behind each other instead of both applying the same version. */
+    rc = sqlite3_exec(c->db,
+                      "BEGIN IMMEDIATE;"
+                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version INTEGER PRIMARY KEY,"
+                      " name TEXT NOT NULL,"
+                      " applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+                      NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto err;
+    for (int i = 0; i < sqlite_migration_count; i++) {
+        const struct migration *m = &sqlite_migrations[i];
+        bool done;
+
+        rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &stmt, NULL);
+        if (rc != SQLITE_OK)
+            goto err;
+        sqlite3_bind_int(stmt, 1, m->version);
+        rc = sqlite3_step(stmt);
+        done = rc == SQLITE_ROW;
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            goto err;
+        if (done)
+            continue;
+        rc = sqlite3_exec(c->db, m->sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            goto err;
+        rc = sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations(version, name) VALUES(?1, ?2)",
+                                -1, &stmt, NULL);
+        if (rc != SQLITE_OK)
+            goto err;
+        sqlite3_bind_int(stmt, 1, m->version);
+        sqlite3_bind_text(stmt, 2, m->name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(stmt);
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+        if (rc != SQLITE_DONE)
+            goto err;
+        (*applied)++;
+    }
+    rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto err;
+    return STORE_OK;
+
+err:
+    st = fail(c, rc, "migrate");
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    *applied = 0;
+    return st;
+}
+
+static enum store_status sqlite_schema_version(struct store_conn *conn, int *version)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st;
+    int rc;
+
+    *version = 0;
+    st = statement(c, STMT_SCHEMA_VERSION, &stmt);
+    if (st != STORE_OK) {
+        /* No schema_migrations table yet means version 0, not an error. */
+        if (c->db != NULL && strstr(c->base.error, "no such table") != NULL)
+            return STORE_OK;
+        return st;
+    }
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW)
+        return fail(c, rc, "schema version");
+    *version = sqlite3_column_int(stmt, 0);
+    sqlite3_reset(stmt);
+    return STORE_OK;
+}
+
+/* Runs a one-name write whose RETURNING id tells whether a row matched. */
+static enum store_status write_one(struct sqlite_conn *c, enum sqlite_statement which, const char *what,
+                                   const char *name, int enabled, int64_t *id)
+{
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, which, &stmt);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    if (enabled >= 0)
+        sqlite3_bind_int(stmt, 2, enabled);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(stmt, 0);
+        rc = sqlite3_step(stmt);  /* run to completion: commits the autocommit txn */
+        if (rc == SQLITE_DONE) {
+            sqlite3_reset(stmt);
+            return STORE_OK;
+        }
+    }
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(stmt);
+        return STORE_NOT_FOUND;
+    }
+    st = fail(c, rc, what);
+    sqlite3_reset(stmt);
+    return st;
+}
+
+static enum store_status sqlite_flag_create(struct store_conn *conn, const char *name, bool is_enabled,
+                                            struct store_flag *out)
+{
+    out->is_enabled = is_enabled;
+    return write_one((struct sqlite_conn *)conn, STMT_CREATE, "create", name, is_enabled, &out->id);
+}
+
+static enum store_status sqlite_flag_set_enabled(struct store_conn *conn, const char *name, bool is_enabled,
+                                                 struct store_flag *out)
+{
+    out->is_enabled = is_enabled;
+    return write_one((struct sqlite_conn *)conn, STMT_SET_ENABLED, "update", name, is_enabled, &out->id);
+}
+
+static enum store_status sqlite_flag_delete(struct store_conn *conn, const char *name)
+{
+    int64_t id;
+    return write_one((struct sqlite_conn *)conn, STMT_DELETE, "delete", name, -1, &id);
+}
+
+static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_LOAD_ALL, &stmt);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    /* One statement is one read transaction: a consistent view. */
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(stmt, 1);
+        if (name == NULL)
+            continue;
+        if (row(ctx, name, sqlite3_column_int64(stmt, 0), sqlite3_column_int(stmt, 2) != 0) != 0) {
+            sqlite3_reset(stmt);
+            store_set_error(conn, "out of memory loading flags");
+            return STORE_ERROR;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        st = fail(c, rc, "load");
+        sqlite3_reset(stmt);
+        return st;
+    }
+    sqlite3_reset(stmt);
+    return STORE_OK;
+}
+
+const struct store_backend store_sqlite_backend = {
+    .name = "sqlite",
+    .migrations = sqlite_migrations,
+    .migration_count = &sqlite_migration_count,
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .conn_create = sqlite_conn_create,
+    .conn_destroy = sqlite_conn_destroy,
+    .migrate = sqlite_migrate,
+    .schema_version = sqlite_schema_version,
+    .flag_create = sqlite_flag_create,
+    .flag_set_enabled = sqlite_flag_set_enabled,
+    .flag_delete = sqlite_flag_delete,
+    .flag_load_all = sqlite_flag_load_all,
+};

@@ -1,0 +1,102 @@
+/*
+ * store — backend selection and dispatch. See store.h.
+ */
+#include "store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend.h"
+
+struct store *store_open(const struct config *cfg, char *err, size_t errlen)
+{
+    struct store *store = calloc(1, sizeof *store);
+
+    if (store == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    store->cfg = cfg;
+    store->backend = cfg->store_kind == STORE_KIND_POSTGRES ? &store_postgres_backend
+                                                            : &store_sqlite_backend;
+    if (store->backend->open(store, err, errlen) != 0) {
+        free(store);
+        return NULL;
+    }
+    return store;
+}
+
+void store_close(struct store *store)
+{
+    if (store == NULL)
+        return;
+    store->backend->close(store);
+    free(store);
+}
+
+const char *store_backend_name(const struct store *store) { return store->backend->name; }
+int store_latest_version(const struct store *store)
+{
+    const struct store_backend *b = store->backend;
+    return *b->migration_count > 0 ? b->migrations[*b->migration_count - 1].version : 0;
+}
+
+int store_max_connections(const struct store *store)
+{
+    return store->backend == &store_sqlite_backend ? 1 : store->cfg->db_pool_size;
+}
+
+struct store_conn *store_conn_create(struct store *store)
+{
+    return store->backend->conn_create(store);
+}
+
+void store_conn_destroy(struct store_conn *conn)
+{
+    if (conn != NULL)
+        conn->store->backend->conn_destroy(conn);
+}
+
+const char *store_conn_error(const struct store_conn *conn) { return conn->error; }
+
+void store_set_error(struct store_conn *conn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(conn->error, sizeof conn->error, fmt, ap);
+    va_end(ap);
+}
+
+enum store_status store_migrate(struct store_conn *conn, int *applied)
+{
+    *applied = 0;
+    return conn->store->backend->migrate(conn, applied);
+}
+
+enum store_status store_schema_version(struct store_conn *conn, int *version)
+{
+    return conn->store->backend->schema_version(conn, version);
+}
+
+enum store_status store_flag_create(struct store_conn *conn, const char *name, bool is_enabled,
+                                    struct store_flag *out)
+{
+    return conn->store->backend->flag_create(conn, name, is_enabled, out);
+}
+
+enum store_status store_flag_set_enabled(struct store_conn *conn, const char *name, bool is_enabled,
+                                         struct store_flag *out)
+{
+    return conn->store->backend->flag_set_enabled(conn, name, is_enabled, out);
+}
+
+enum store_status store_flag_delete(struct store_conn *conn, const char *name)
+{
+    return conn->store->backend->flag_delete(conn, name);
+}
+
+enum store_status store_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx)
+{
+    return conn->store->backend->flag_load_all(conn, row, ctx);
+}

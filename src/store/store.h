@@ -1,0 +1,72 @@
+/*
+ * store — durable storage of flags, behind one interface.
+ *
+ * Owns: the choice of backend (SQLite embedded default, PostgreSQL for
+ * production), connections, schema migrations and every SQL statement.
+ * Nothing outside src/store/ sees SQL or a driver handle.
+ *
+ * A `struct store` is the shared, immutable description of where the data
+ * lives. A `struct store_conn` is one connection, used by one thread at a
+ * time; it connects lazily and reconnects by itself after a failure, so a
+ * caller never has to rebuild it. Every operation returns a status; on
+ * anything but STORE_OK the connection's last error says why (never holding
+ * a password).
+ */
+#ifndef TM_STORE_H
+#define TM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../config.h"
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,     /* no such flag */
+    STORE_CONFLICT,      /* a flag with that name exists */
+    STORE_UNAVAILABLE,   /* cannot reach the database, or it timed out */
+    STORE_ERROR,         /* anything else: a bug or a broken database */
+};
+
+/* A flag row as committed. */
+struct store_flag {
+    int64_t id;
+    bool is_enabled;
+};
+
+struct store;
+struct store_conn;
+
+/* Called once per row by store_flag_load_all; return non-zero to stop. */
+typedef int (*store_row_fn)(void *ctx, const char *name, int64_t id, bool is_enabled);
+
+struct store *store_open(const struct config *cfg, char *err, size_t errlen);
+void store_close(struct store *store);
+const char *store_backend_name(const struct store *store);
+/* How many connections are worth having: SQLite has one writer. */
+int store_max_connections(const struct store *store);
+/* The schema version this binary migrates to. */
+int store_latest_version(const struct store *store);
+
+/* Never fails but for lack of memory (NULL); connecting happens on use. */
+struct store_conn *store_conn_create(struct store *store);
+void store_conn_destroy(struct store_conn *conn);
+const char *store_conn_error(const struct store_conn *conn);
+
+/* Applies pending migrations under a lock that serializes concurrent
+ * migrators; *applied counts the ones this call applied. */
+enum store_status store_migrate(struct store_conn *conn, int *applied);
+/* The highest applied migration (0 when none): one round trip, also the
+ * readiness probe. */
+enum store_status store_schema_version(struct store_conn *conn, int *version);
+
+enum store_status store_flag_create(struct store_conn *conn, const char *name, bool is_enabled,
+                                    struct store_flag *out);
+enum store_status store_flag_set_enabled(struct store_conn *conn, const char *name, bool is_enabled,
+                                         struct store_flag *out);
+enum store_status store_flag_delete(struct store_conn *conn, const char *name);
+/* Every flag, in no particular order, in one consistent read. */
+enum store_status store_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx);
+
+#endif
