@@ -43,7 +43,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNIT_BIN)
 
@@ -64,6 +64,8 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang OPT=-O1 \
 	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/asan/togglemaster build/asan/unit/test_snapshot
+	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang OPT=-O1 \
+	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" build/tsan/unit/test_snapshot
 	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang build/clang/togglemaster
 	@tests/run-all.sh
 

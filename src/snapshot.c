@@ -252,7 +252,8 @@ struct snapshot *snapshot_builder_finish(struct snapshot_builder *b)
     }
     /* A stable order is not needed: names are unique in the store. Should a
      * name repeat anyway, keep one record of it. */
-    qsort(flags, count, sizeof *flags, compare_records);
+    if (count > 1)
+        qsort(flags, count, sizeof *flags, compare_records);
     for (size_t i = 0; i < count; i++) {
         if (kept > 0 && compare_records(&flags[kept - 1], &flags[i]) == 0) {
             record_release(flags[kept - 1]);
