@@ -41,7 +41,7 @@ static int run_migrate(const struct config *cfg)
         log_event(LOG_ERROR, "cannot open the store", json_pack("{s:s}", "detail", err));
         return 1;
     }
-    conn = store_conn_create(store);
+    conn = store_conn_create(store, "migrate");
     for (int attempt = 1; conn != NULL && attempt <= MIGRATE_ATTEMPTS; attempt++) {
         st = store_migrate(conn, &applied);
         if (st != STORE_UNAVAILABLE || attempt == MIGRATE_ATTEMPTS)

@@ -1,12 +1,18 @@
 /*
  * sync — keeps the snapshot in step with the store.
  *
- * Owns: one thread with its own store connection that loads the whole
- * catalogue into the first snapshot (retrying every second until the
- * database answers and its schema is current), then reloads it every
- * RESYNC_INTERVAL as a safety net for changes this instance did not make.
- * Local writes update the snapshot themselves (api/flags.c); a reload that
- * raced with one is thrown away and retried, so it never rolls a newer
+ * Owns: one thread with its own store connection that
+ *  - loads the whole catalogue into the first snapshot, retrying every
+ *    second until the database answers and its schema is current;
+ *  - listens to the store's change feed (PostgreSQL LISTEN/NOTIFY) and, for
+ *    each flag another instance changed, re-reads that row and applies it
+ *    under the flag's name lock, so it never interleaves with a local write
+ *    of the same name and the snapshot ends at the last committed state;
+ *  - reloads everything every RESYNC_INTERVAL as a safety net, and at once
+ *    after (re)starting to listen, since changes made while the feed was
+ *    down are not replayed; a lost feed is re-established every second.
+ * Local writes update the snapshot themselves (api/flags.c); a full reload
+ * that raced with one is thrown away and retried, so it never rolls a newer
  * local write back.
  */
 #ifndef TM_SYNC_H
@@ -14,12 +20,10 @@
 
 #include "app.h"
 
+/* More changed names than this in one batch are applied by a full reload. */
+#define SYNC_MAX_BATCH 512
+
 struct sync *sync_start(struct app *app, char *err, size_t errlen);
 void sync_stop(struct sync *sync);
-
-/* Loads the whole catalogue once and publishes it if no local write raced
- * with the load. Returns 0, 1 when a race made it give up, or -1 on a store
- * failure (message in conn's error). */
-int sync_reload(struct app *app, struct store_conn *conn);
 
 #endif

@@ -68,7 +68,7 @@ struct workers *workers_start(struct store *store, int count, char *err, size_t 
     for (; started < count; started++) {
         struct worker *t = &w->threads[started];
         t->pool = w;
-        t->conn = store_conn_create(store);
+        t->conn = store_conn_create(store, "worker");
         if (t->conn == NULL || pthread_create(&t->thread, NULL, worker_main, t) != 0) {
             store_conn_destroy(t->conn);
             snprintf(err, errlen, "cannot start store worker %d", started);

@@ -15,7 +15,7 @@ struct store_backend {
     const int *migration_count;
     int (*open)(struct store *store, char *err, size_t errlen);
     void (*close)(struct store *store);
-    struct store_conn *(*conn_create)(struct store *store);
+    struct store_conn *(*conn_create)(struct store *store, const char *purpose);
     void (*conn_destroy)(struct store_conn *conn);
     enum store_status (*migrate)(struct store_conn *conn, int *applied);
     enum store_status (*schema_version)(struct store_conn *conn, int *version);
@@ -25,12 +25,19 @@ struct store_backend {
                                           struct store_flag *out);
     enum store_status (*flag_delete)(struct store_conn *conn, const char *name);
     enum store_status (*flag_load_all)(struct store_conn *conn, store_row_fn row, void *ctx);
+    enum store_status (*flag_get)(struct store_conn *conn, const char *name, struct store_flag *out);
+    /* Optional change feed; NULL where the backend has none. */
+    enum store_status (*listen)(struct store_conn *conn);
+    int (*listen_fd)(struct store_conn *conn);
+    enum store_status (*drain_changes)(struct store_conn *conn, store_change_fn fn, void *ctx);
 };
 
 struct store {
     const struct store_backend *backend;
     const struct config *cfg;
-    void *backend_state;
+    /* Random per process: marks the changes this instance publishes so its
+     * own listener can skip them. */
+    char instance_id[17];
 };
 
 /* Every backend connection starts with this header. */

@@ -12,6 +12,12 @@
  * create and delete are not, because the first attempt may have committed:
  * the caller gets STORE_UNAVAILABLE (503) and decides.
  *
+ * Change feed: every write statement also calls pg_notify() on the
+ * CHANGE_CHANNEL with "<instance id> <flag name>", inside the same statement
+ * and so the same transaction: the notification goes out if and only if the
+ * change commits, and PostgreSQL delivers notifications in commit order.
+ * The sync thread LISTENs on its own connection (sync.c).
+ *
  * Settings from the connection string the user gave win over ours
  * (connect_timeout, application_name), since the string is expanded last;
  * statement_timeout is set after connecting, so it always applies.
@@ -27,9 +33,13 @@
 /* Serializes concurrent `migrate` runs across instances: an arbitrary
  * constant, the same in every ToggleMaster build. */
 #define MIGRATION_LOCK_KEY "7311984202"
+#define CHANGE_CHANNEL "togglemaster_flags"
+/* "<instance id> <name>": names reach the store validated or as looked up
+ * (at most 400 bytes); PostgreSQL allows payloads up to 8000 bytes. */
+#define NOTIFY_PAYLOAD_MAX 1024
 
 enum pg_statement {
-    STMT_CREATE, STMT_SET_ENABLED, STMT_DELETE, STMT_LOAD_ALL, STMT_COUNT
+    STMT_CREATE, STMT_SET_ENABLED, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_COUNT
 };
 
 /* Not prepared: preparing would fail while the table does not exist yet. */
@@ -40,16 +50,26 @@ static const struct {
     const char *sql;
     int nparams;
 } statements[STMT_COUNT] = {
-    [STMT_CREATE] = {"tm_create", "INSERT INTO flags(name, is_enabled) VALUES($1, $2) RETURNING id", 2},
-    [STMT_SET_ENABLED] = {"tm_set_enabled", "UPDATE flags SET is_enabled = $2 WHERE name = $1 RETURNING id", 2},
-    [STMT_DELETE] = {"tm_delete", "DELETE FROM flags WHERE name = $1 RETURNING id", 1},
+    /* $3 (create, update) and $2 (delete) are the notification payload. */
+    [STMT_CREATE] = {"tm_create",
+                     "WITH w AS (INSERT INTO flags(name, is_enabled) VALUES($1, $2) RETURNING id)"
+                     " SELECT id, pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
+    [STMT_SET_ENABLED] = {"tm_set_enabled",
+                          "WITH w AS (UPDATE flags SET is_enabled = $2 WHERE name = $1 RETURNING id)"
+                          " SELECT id, pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
+    [STMT_DELETE] = {"tm_delete",
+                     "WITH w AS (DELETE FROM flags WHERE name = $1 RETURNING id)"
+                     " SELECT id, pg_notify('" CHANGE_CHANNEL "', $2) FROM w", 2},
     [STMT_LOAD_ALL] = {"tm_load_all", "SELECT id, name, is_enabled FROM flags", 0},
+    [STMT_GET] = {"tm_get", "SELECT id, is_enabled FROM flags WHERE name = $1", 1},
 };
 
 struct pg_conn {
     struct store_conn base;
     PGconn *pg;
     bool prepared;        /* statements prepared on this PGconn */
+    bool listening;       /* LISTEN issued on this PGconn */
+    char application_name[64];
 };
 
 static int pg_open(struct store *store, char *err, size_t errlen)
@@ -72,13 +92,14 @@ static void pg_close(struct store *store)
     (void)store;
 }
 
-static struct store_conn *pg_conn_create(struct store *store)
+static struct store_conn *pg_conn_create(struct store *store, const char *purpose)
 {
     struct pg_conn *c = calloc(1, sizeof *c);
 
     if (c == NULL)
         return NULL;
     c->base.store = store;
+    snprintf(c->application_name, sizeof c->application_name, "togglemaster/%s", purpose);
     return &c->base;
 }
 
@@ -87,6 +108,7 @@ static void disconnect(struct pg_conn *c)
     PQfinish(c->pg);
     c->pg = NULL;
     c->prepared = false;
+    c->listening = false;
 }
 
 static void pg_conn_destroy(struct store_conn *conn)
@@ -118,7 +140,7 @@ static enum store_status ensure_connected(struct pg_conn *c)
     const struct config *cfg = c->base.store->cfg;
     char timeout[16], setting[64];
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *values[] = {timeout, "togglemaster", cfg->database, NULL};
+    const char *values[] = {timeout, c->application_name, cfg->database, NULL};
     PGresult *res;
 
     /* Notice a connection the server closed while we were idle. */
@@ -317,14 +339,19 @@ static enum store_status pg_schema_version(struct store_conn *conn, int *version
     return st;
 }
 
-/* A one-name write whose RETURNING id tells whether a row matched. */
+/* A one-name write whose returned id tells whether a row matched. */
 static enum store_status write_one(struct pg_conn *c, enum pg_statement which, const char *name,
                                    int enabled, bool repeatable, int64_t *id)
 {
-    const char *params[2] = {name, enabled ? "true" : "false"};
+    char payload[NOTIFY_PAYLOAD_MAX];
+    const char *params[3] = {name, enabled ? "true" : "false", payload};
     PGresult *res;
-    enum store_status st = run(c, which, params, repeatable, &res);
+    enum store_status st;
 
+    snprintf(payload, sizeof payload, "%s %s", c->base.store->instance_id, name);
+    if (which == STMT_DELETE)
+        params[1] = payload;
+    st = run(c, which, params, repeatable, &res);
     if (st != STORE_OK)
         return st;
     st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
@@ -375,6 +402,70 @@ static enum store_status pg_flag_load_all(struct store_conn *conn, store_row_fn 
     return STORE_OK;
 }
 
+static enum store_status pg_flag_get(struct store_conn *conn, const char *name, struct store_flag *out)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    const char *params[1] = {name};
+    PGresult *res;
+    enum store_status st = run(c, STMT_GET, params, true, &res);
+
+    if (st != STORE_OK)
+        return st;
+    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK) {
+        out->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        out->is_enabled = PQgetvalue(res, 0, 1)[0] == 't';
+    }
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_listen(struct store_conn *conn)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    enum store_status st = ensure_connected(c);
+
+    if (st != STORE_OK)
+        return st;
+    if (exec_simple(c, "LISTEN " CHANGE_CHANNEL, &st) != 0)
+        return st;
+    c->listening = true;
+    return STORE_OK;
+}
+
+static int pg_listen_fd(struct store_conn *conn)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    return c->listening && connection_ok(c) ? PQsocket(c->pg) : -1;
+}
+
+static enum store_status pg_drain_changes(struct store_conn *conn, store_change_fn fn, void *ctx)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    const char *self = c->base.store->instance_id;
+    size_t self_len = strlen(self);
+    PGnotify *note;
+
+    if (!c->listening || !connection_ok(c)) {
+        store_set_error(conn, "postgres listen: not listening");
+        return STORE_UNAVAILABLE;
+    }
+    if (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK) {
+        set_pg_error(c, "listen", PQerrorMessage(c->pg));
+        disconnect(c);
+        return STORE_UNAVAILABLE;
+    }
+    while ((note = PQnotifies(c->pg)) != NULL) {
+        const char *payload = note->extra, *space = strchr(payload, ' ');
+        bool own = space != NULL && (size_t)(space - payload) == self_len &&
+                   strncmp(payload, self, self_len) == 0;
+        if (!own)
+            fn(ctx, space != NULL ? space + 1 : payload);
+        PQfreemem(note);
+    }
+    return STORE_OK;
+}
+
 const struct store_backend store_postgres_backend = {
     .name = "postgres",
     .migrations = postgres_migrations,
@@ -389,4 +480,8 @@ const struct store_backend store_postgres_backend = {
     .flag_set_enabled = pg_flag_set_enabled,
     .flag_delete = pg_flag_delete,
     .flag_load_all = pg_flag_load_all,
+    .flag_get = pg_flag_get,
+    .listen = pg_listen,
+    .listen_fd = pg_listen_fd,
+    .drain_changes = pg_drain_changes,
 };

@@ -28,7 +28,7 @@
 #include "migrations.h"
 
 enum sqlite_statement {
-    STMT_CREATE, STMT_SET_ENABLED, STMT_DELETE, STMT_LOAD_ALL, STMT_SCHEMA_VERSION, STMT_COUNT
+    STMT_CREATE, STMT_SET_ENABLED, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_SCHEMA_VERSION, STMT_COUNT
 };
 
 static const char *const statement_sql[STMT_COUNT] = {
@@ -36,6 +36,7 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_SET_ENABLED] = "UPDATE flags SET is_enabled = ?2 WHERE name = ?1 RETURNING id",
     [STMT_DELETE] = "DELETE FROM flags WHERE name = ?1 RETURNING id",
     [STMT_LOAD_ALL] = "SELECT id, name, is_enabled FROM flags",
+    [STMT_GET] = "SELECT id, is_enabled FROM flags WHERE name = ?1",
     [STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
 };
 
@@ -58,8 +59,9 @@ static void sqlite_close(struct store *store)
     (void)store;
 }
 
-static struct store_conn *sqlite_conn_create(struct store *store)
+static struct store_conn *sqlite_conn_create(struct store *store, const char *purpose)
 {
+    (void)purpose;
     struct sqlite_conn *c = calloc(1, sizeof *c);
 
     if (c == NULL)
@@ -330,6 +332,29 @@ static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_row
     return STORE_OK;
 }
 
+static enum store_status sqlite_flag_get(struct store_conn *conn, const char *name, struct store_flag *out)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_GET, &stmt);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(stmt, 0);
+        out->is_enabled = sqlite3_column_int(stmt, 1) != 0;
+        st = STORE_OK;
+    } else {
+        st = rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(c, rc, "get");
+    }
+    sqlite3_reset(stmt);
+    return st;
+}
+
+/* No change feed: one process owns the file, so every write is local. */
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .migrations = sqlite_migrations,
@@ -344,4 +369,5 @@ const struct store_backend store_sqlite_backend = {
     .flag_set_enabled = sqlite_flag_set_enabled,
     .flag_delete = sqlite_flag_delete,
     .flag_load_all = sqlite_flag_load_all,
+    .flag_get = sqlite_flag_get,
 };

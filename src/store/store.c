@@ -4,8 +4,11 @@
 #include "store.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "backend.h"
 
@@ -18,6 +21,10 @@ struct store *store_open(const struct config *cfg, char *err, size_t errlen)
         return NULL;
     }
     store->cfg = cfg;
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, 0) != sizeof id)
+        id = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)store;
+    snprintf(store->instance_id, sizeof store->instance_id, "%016llx", (unsigned long long)id);
     store->backend = cfg->store_kind == STORE_KIND_POSTGRES ? &store_postgres_backend
                                                             : &store_sqlite_backend;
     if (store->backend->open(store, err, errlen) != 0) {
@@ -36,6 +43,7 @@ void store_close(struct store *store)
 }
 
 const char *store_backend_name(const struct store *store) { return store->backend->name; }
+bool store_has_change_feed(const struct store *store) { return store->backend->listen != NULL; }
 int store_latest_version(const struct store *store)
 {
     const struct store_backend *b = store->backend;
@@ -47,9 +55,9 @@ int store_max_connections(const struct store *store)
     return store->backend == &store_sqlite_backend ? 1 : store->cfg->db_pool_size;
 }
 
-struct store_conn *store_conn_create(struct store *store)
+struct store_conn *store_conn_create(struct store *store, const char *purpose)
 {
-    return store->backend->conn_create(store);
+    return store->backend->conn_create(store, purpose);
 }
 
 void store_conn_destroy(struct store_conn *conn)
@@ -99,4 +107,27 @@ enum store_status store_flag_delete(struct store_conn *conn, const char *name)
 enum store_status store_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx)
 {
     return conn->store->backend->flag_load_all(conn, row, ctx);
+}
+
+enum store_status store_flag_get(struct store_conn *conn, const char *name, struct store_flag *out)
+{
+    return conn->store->backend->flag_get(conn, name, out);
+}
+
+enum store_status store_listen(struct store_conn *conn)
+{
+    const struct store_backend *b = conn->store->backend;
+    return b->listen ? b->listen(conn) : STORE_OK;
+}
+
+int store_listen_fd(struct store_conn *conn)
+{
+    const struct store_backend *b = conn->store->backend;
+    return b->listen_fd ? b->listen_fd(conn) : -1;
+}
+
+enum store_status store_drain_changes(struct store_conn *conn, store_change_fn fn, void *ctx)
+{
+    const struct store_backend *b = conn->store->backend;
+    return b->drain_changes ? b->drain_changes(conn, fn, ctx) : STORE_OK;
 }

@@ -46,11 +46,15 @@ void store_close(struct store *store);
 const char *store_backend_name(const struct store *store);
 /* How many connections are worth having: SQLite has one writer. */
 int store_max_connections(const struct store *store);
+/* Whether the backend publishes changes to other instances (see below). */
+bool store_has_change_feed(const struct store *store);
 /* The schema version this binary migrates to. */
 int store_latest_version(const struct store *store);
 
-/* Never fails but for lack of memory (NULL); connecting happens on use. */
-struct store_conn *store_conn_create(struct store *store);
+/* Never fails but for lack of memory (NULL); connecting happens on use.
+ * `purpose` names the connection to the database (PostgreSQL shows it as
+ * application_name "togglemaster/<purpose>" in pg_stat_activity). */
+struct store_conn *store_conn_create(struct store *store, const char *purpose);
 void store_conn_destroy(struct store_conn *conn);
 const char *store_conn_error(const struct store_conn *conn);
 
@@ -68,5 +72,24 @@ enum store_status store_flag_set_enabled(struct store_conn *conn, const char *na
 enum store_status store_flag_delete(struct store_conn *conn, const char *name);
 /* Every flag, in no particular order, in one consistent read. */
 enum store_status store_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx);
+/* One flag as committed now: STORE_OK or STORE_NOT_FOUND. */
+enum store_status store_flag_get(struct store_conn *conn, const char *name, struct store_flag *out);
+
+/*
+ * Change feed. Every committed write publishes the flag's name in the same
+ * transaction (PostgreSQL NOTIFY); other instances listening apply it.
+ * Backends without a feed (SQLite: one process owns the file) report no
+ * socket. A caller that (re)starts listening must then reload everything,
+ * since changes made while it was not listening are not replayed.
+ */
+typedef void (*store_change_fn)(void *ctx, const char *name);
+/* Starts listening on conn (connecting if needed). */
+enum store_status store_listen(struct store_conn *conn);
+/* The socket to poll for changes, or -1 when conn is not listening (never
+ * started, or the connection was lost: call store_listen again). */
+int store_listen_fd(struct store_conn *conn);
+/* Calls fn for each change another instance published since the last call;
+ * this instance's own changes are skipped. */
+enum store_status store_drain_changes(struct store_conn *conn, store_change_fn fn, void *ctx);
 
 #endif
