@@ -21,7 +21,7 @@ run_step() {
   echo "=== $name"
   "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
-  line=$(grep -E '^([A-Za-z0-9_\[\]-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  line=$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   if [ -n "$line" ]; then
     local p f
     p=$(sed -E 's/.*\b([0-9]+) passed.*/\1/' <<<"$line")

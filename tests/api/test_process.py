@@ -1,0 +1,374 @@
+"""The process: commands, configuration errors, logs, signals and shutdown."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import time
+import unittest
+
+from harness import (Server, TMTestCase, migrate, new_database, run_cmd, stop_and_check, tmpdir,
+                     uniq, SOCKET_TIMEOUT)
+
+ALL_VARS = ("PORT", "BIND", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT",
+            "THREADS", "DB_POOL_SIZE", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT",
+            "RESYNC_INTERVAL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
+
+
+def sqlite_url(tag="cfg"):
+    return "sqlite://" + os.path.join(tmpdir(tag), "tm.db")
+
+
+class Commands(TMTestCase):
+
+    def test_help_lists_every_variable_with_default(self):
+        r = run_cmd(["--help"], None)
+        self.assertEqual(r.returncode, 0, repr(r))
+        for var in ALL_VARS:
+            self.assertIn(var, r.stdout, "--help does not mention %s: %r" % (var, r))
+        for default in ("5000", "0.0.0.0", "sqlite://./data/togglemaster.db", "5432"):
+            self.assertIn(default, r.stdout, "--help does not show default %s: %r" % (default, r))
+
+    def test_version(self):
+        r = run_cmd(["version"], None)
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertTrue(r.stdout.strip(), "version prints nothing: %r" % r)
+
+    def test_unknown_command_exit_2(self):
+        r = run_cmd(["frobnicate"], sqlite_url())
+        self.assertEqual(r.returncode, 2, repr(r))
+        self.assertTrue(r.stderr.strip(), "unknown command should say so on stderr: %r" % r)
+
+    def test_migrate_idempotent_and_init_db_alias(self):
+        db = new_database("mig")
+        for cmd in ("migrate", "migrate", "init-db"):
+            r = run_cmd([cmd], db)
+            self.assertEqual(r.returncode, 0, "%s: %r" % (cmd, r))
+        with Server(db) as s:
+            self.assertStatus(s.post("/flags", {"name": "after-migrate"}), 201)
+            stop_and_check(self, s)
+        r = run_cmd(["migrate"], db)
+        self.assertEqual(r.returncode, 0, "migrate on a database in use before: %r" % r)
+
+    def test_init_db_on_fresh_database(self):
+        db = new_database("initdb")
+        r = run_cmd(["init-db"], db)
+        self.assertEqual(r.returncode, 0, repr(r))
+        with Server(db) as s:
+            self.assertStatus(s.post("/flags", {"name": "x"}), 201)
+
+    def test_serve_is_the_default_command(self):
+        db = new_database("default")
+        migrate(db)
+        with Server(db, args=()) as s:
+            self.assertStatus(s.get("/health"), 200)
+            stop_and_check(self, s)
+
+    def test_sqlite_plain_path_and_url_are_the_same_file(self):
+        path = os.path.join(tmpdir("plain"), "plain.db")
+        migrate(path)
+        with Server(path) as s:
+            self.assertStatus(s.post("/flags", {"name": "plain-path", "is_enabled": True}), 201)
+            stop_and_check(self, s)
+        self.assertTrue(os.path.exists(path), "no database file at the plain path %s" % path)
+        with Server("sqlite://" + path) as s:
+            self.assertFlag(s, "plain-path", True, "sqlite:// + same path: ")
+            stop_and_check(self, s)
+
+    def test_default_database_url(self):
+        cwd = tmpdir("defaultdb")
+        os.mkdir(os.path.join(cwd, "data"))
+        r = run_cmd(["migrate"], None, {"DATABASE_URL": None}, cwd=cwd)
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertTrue(os.path.exists(os.path.join(cwd, "data", "togglemaster.db")),
+                        "default DATABASE_URL should be ./data/togglemaster.db: %s"
+                        % os.listdir(os.path.join(cwd, "data")))
+
+
+class ConfigErrors(TMTestCase):
+
+    def check_bad(self, env, var, args=("serve",)):
+        e = dict(env)
+        db = e.pop("DATABASE_URL") if "DATABASE_URL" in e else sqlite_url()
+        r = run_cmd(list(args), db, e, timeout=10)
+        what = "%s with %r: " % (" ".join(args), env)
+        self.assertEqual(r.returncode, 2, what + repr(r))
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, what + "expected exactly one stderr line: %r" % r)
+        self.assertIn(var, lines[0], what + "the line must name %s: %r" % (var, r))
+        self.assertNotIn('"listening"', r.stdout, what + repr(r))
+
+    def test_bad_values_exit_2(self):
+        cases = [({"PORT": "abc"}, "PORT"), ({"PORT": "70000"}, "PORT"), ({"PORT": "-1"}, "PORT"),
+                 ({"PORT": "65536"}, "PORT"), ({"PORT": "80x"}, "PORT"),
+                 ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+                 ({"THREADS": "0"}, "THREADS"), ({"THREADS": "abc"}, "THREADS"),
+                 ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"), ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+                 ({"SHUTDOWN_TIMEOUT": "-1"}, "SHUTDOWN_TIMEOUT"),
+                 ({"SHUTDOWN_TIMEOUT": "abc"}, "SHUTDOWN_TIMEOUT"),
+                 ({"DB_POOL_SIZE": "abc"}, "DB_POOL_SIZE"),
+                 ({"DB_CONNECT_TIMEOUT": "abc"}, "DB_CONNECT_TIMEOUT"),
+                 ({"DB_STATEMENT_TIMEOUT": "abc"}, "DB_STATEMENT_TIMEOUT"),
+                 ({"RESYNC_INTERVAL": "abc"}, "RESYNC_INTERVAL")]
+        for env, var in cases:
+            with self.subTest(env=env):
+                self.check_bad(env, var)
+
+    def test_bad_db_port_in_legacy_variables(self):
+        env = {"DATABASE_URL": None, "DB_HOST": "127.0.0.1", "DB_PORT": "abc", "DB_NAME": "x",
+               "DB_USER": "x"}
+        r = run_cmd(["serve"], None, env, timeout=10)
+        self.assertEqual(r.returncode, 2, repr(r))
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, repr(r))
+        self.assertIn("DB_PORT", lines[0], repr(r))
+
+    def test_bad_database_url_for_migrate_exit_2(self):
+        self.check_bad({"DATABASE_URL": "mysql://x"}, "DATABASE_URL", args=("migrate",))
+
+
+class Logging(TMTestCase):
+
+    def test_startup_line(self):
+        db = new_database("startlog")
+        migrate(db)
+        with Server(db, wait="health") as s:
+            line = s.wait_log(lambda o: o.get("message") == "listening")
+            self.assertIsNotNone(line, "no JSON 'listening' line:\n" + s.output_tail())
+            self.assertIn("level", line)
+            self.assertTrue(str(line.get("time", "")).endswith("Z"), line)
+            stop_and_check(self, s)
+
+    def test_text_format(self):
+        db = new_database("textlog")
+        migrate(db)
+        with Server(db, env={"LOG_FORMAT": "text"}) as s:
+            self.assertStatus(s.get("/health", headers={"X-Request-Id": "text-log-rid-42"}), 200)
+            time.sleep(0.3)
+            stop_and_check(self, s)
+            lines = [l for l in s.stdout_text().splitlines() if l.strip()]
+        self.assertTrue(lines, "LOG_FORMAT=text printed nothing")
+        for l in lines:
+            try:
+                obj = json.loads(l)
+            except ValueError:
+                continue
+            self.assertNotIsInstance(obj, dict, "LOG_FORMAT=text printed a JSON line: %r" % l)
+        self.assertTrue(any("listen" in l.lower() for l in lines), "no listening line: %r" % lines)
+        self.assertTrue(any("text-log-rid-42" in l for l in lines),
+                        "the request line should carry the request id: %r" % lines)
+
+    def test_log_level_error_hides_info(self):
+        db = new_database("lvl")
+        migrate(db)
+        with Server(db, env={"LOG_LEVEL": "error"}) as s:
+            for _ in range(3):
+                s.get("/health")
+            s.get("/nope")
+            time.sleep(0.3)
+            stop_and_check(self, s)
+            noisy = [o for o in s.logs() if str(o.get("level", "")).lower() in ("info", "debug")]
+        self.assertEqual(noisy, [], "LOG_LEVEL=error must not print info/debug lines")
+
+    def test_log_level_debug_accepted(self):
+        db = new_database("dbg")
+        migrate(db)
+        with Server(db, env={"LOG_LEVEL": "debug"}) as s:
+            self.assertStatus(s.get("/flags"), 200)
+            stop_and_check(self, s)
+
+
+def post_headers(server, body_len, path="/flags"):
+    return (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (path.encode(), server.port, body_len))
+
+
+def read_response(sock, method="POST"):
+    resp = http.client.HTTPResponse(sock, method=method)
+    resp.begin()
+    return resp.status, resp.read()
+
+
+class Shutdown(TMTestCase):
+    SHUTDOWN_TIMEOUT = 5
+
+    def start(self, **env):
+        db = new_database("shutdown")
+        migrate(db)
+        e = {"SHUTDOWN_TIMEOUT": self.SHUTDOWN_TIMEOUT}
+        e.update(env)
+        s = Server(db, env=e)
+        self.addCleanup(s.kill)
+        return db, s.start()
+
+    def slow_post(self, s, name):
+        """Open a POST /flags whose body is only half sent; returns (sock, rest)."""
+        body = json.dumps({"name": name, "is_enabled": True}).encode()
+        half = len(body) // 2
+        sock = socket.create_connection((s.host, s.port), timeout=SOCKET_TIMEOUT)
+        self.addCleanup(sock.close)
+        sock.sendall(post_headers(s, len(body)) + body[:half])
+        time.sleep(0.3)  # let the server read the headers and start the request
+        return sock, body[half:]
+
+    def test_sigterm_lets_in_flight_request_finish(self):
+        db, s = self.start()
+        n = uniq("inflight")
+        sock, rest = self.slow_post(s, n)
+        t0 = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertTrue(s.alive(), "server exited with a request in flight (rc=%s)\n%s"
+                        % (s.proc.poll(), s.output_tail()))
+        sock.sendall(rest)
+        status, raw = read_response(sock)
+        self.assertEqual(status, 201, "in-flight POST after SIGTERM: %s %r" % (status, raw))
+        rc = s.wait_exit(self.SHUTDOWN_TIMEOUT + 1)
+        elapsed = time.monotonic() - t0
+        self.assertIsNotNone(rc, "still running %.1fs after SIGTERM (SHUTDOWN_TIMEOUT=%d)\n%s"
+                             % (elapsed, self.SHUTDOWN_TIMEOUT, s.output_tail()))
+        self.assertEqual(rc, 0, "exit code after SIGTERM\n" + s.output_tail())
+        self.assertIsNone(s.sanitizer_report(), s.sanitizer_report())
+        with Server(db) as s2:
+            self.assertFlag(s2, n, True, "flag acknowledged during shutdown must persist: ")
+            stop_and_check(self, s2)
+
+    def test_new_connections_refused_after_sigterm(self):
+        db, s = self.start()
+        sock, rest = self.slow_post(s, uniq("hold"))
+        s.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertTrue(s.alive(), "server exited with a request in flight\n" + s.output_tail())
+        outcome = None
+        try:
+            c = socket.create_connection((s.host, s.port), timeout=2)
+        except ConnectionRefusedError:
+            outcome = "refused"
+        except OSError as e:
+            outcome = "error %r" % e
+        else:
+            try:
+                c.settimeout(2)
+                c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = c.recv(200)
+                outcome = "accepted and answered %r" % data if data else "accepted then closed"
+            except OSError as e:
+                outcome = "accepted (kernel backlog), then %r" % e
+            finally:
+                c.close()
+        # let the held request finish so the server can exit
+        try:
+            sock.sendall(rest)
+            read_response(sock)
+        except OSError:
+            pass
+        rc = s.wait_exit(self.SHUTDOWN_TIMEOUT + 1)
+        self.assertEqual(outcome, "refused", "a new connection after SIGTERM must be refused")
+        self.assertEqual(rc, 0, s.output_tail())
+
+    def test_idle_keepalive_connection_does_not_delay_exit(self):
+        db, s = self.start(SHUTDOWN_TIMEOUT=10)
+        c = s.client()
+        self.addCleanup(c.close)
+        self.assertStatus(c.request("GET", "/health"), 200)
+        t0 = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        rc = s.wait_exit(10 + 2)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 0, "exit code with an idle keep-alive connection\n" + s.output_tail())
+        self.assertLess(elapsed, 3.0, "an idle keep-alive connection delayed exit by %.1fs" % elapsed)
+
+    def test_stuck_client_bounded_by_shutdown_timeout(self):
+        db, s = self.start(SHUTDOWN_TIMEOUT=2)
+        sock, rest = self.slow_post(s, uniq("stuck"))
+        t0 = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        rc = s.wait_exit(2 + 3)
+        elapsed = time.monotonic() - t0
+        self.assertIsNotNone(rc, "a client that never finishes kept the server up %.1fs "
+                                 "(SHUTDOWN_TIMEOUT=2)\n%s" % (elapsed, s.output_tail()))
+        self.assertIsNone(s.sanitizer_report(), s.sanitizer_report())
+
+    def test_sigterm_idle_exit_0(self):
+        db, s = self.start()
+        t0 = time.monotonic()
+        rc = s.stop(signal.SIGTERM, timeout=self.SHUTDOWN_TIMEOUT + 1)
+        self.assertEqual(rc, 0, s.output_tail())
+        self.assertLess(time.monotonic() - t0, 3.0, "idle server took long to exit")
+        self.assertIsNone(s.sanitizer_report(), s.sanitizer_report())
+
+    def test_sigint_exit_0(self):
+        db, s = self.start()
+        self.assertStatus(s.post("/flags", {"name": "sigint"}), 201)
+        rc = s.stop(signal.SIGINT, timeout=self.SHUTDOWN_TIMEOUT + 1)
+        self.assertEqual(rc, 0, s.output_tail())
+        self.assertIsNone(s.sanitizer_report(), s.sanitizer_report())
+
+
+class Robustness(TMTestCase):
+
+    def test_port_in_use_fails_fast(self):
+        db = new_database("busy")
+        migrate(db)
+        blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(blocker.close)
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        s = Server(db, port=port, wait=None)
+        self.addCleanup(s.kill)
+        s.start()
+        rc = s.wait_exit(10)
+        self.assertIsNotNone(rc, "server kept running although its port is taken\n" + s.output_tail())
+        self.assertNotEqual(rc, 0, "port in use must be a failure\n" + s.output_tail())
+        self.assertTrue((s.stdout_text() + s.stderr_text()).strip(), "no message about the port")
+
+    def test_slow_client_does_not_block_others(self):
+        db = new_database("slowloris")
+        migrate(db)
+        with Server(db, env={"THREADS": 1}) as s:
+            socks = []
+            for _ in range(5):
+                k = socket.create_connection((s.host, s.port), timeout=SOCKET_TIMEOUT)
+                self.addCleanup(k.close)
+                k.sendall(b"POST /flags HTTP/1.1\r\nHost: x\r\nContent-Le")
+                socks.append(k)
+            t0 = time.monotonic()
+            r = s.get("/health", timeout=5)
+            self.assertStatus(r, 200)
+            self.assertLess(time.monotonic() - t0, 2.0, "slow clients stalled the server (THREADS=1)")
+            for k in socks:
+                k.close()
+            stop_and_check(self, s)
+
+    def test_garbage_requests_do_not_crash(self):
+        db = new_database("garbage")
+        migrate(db)
+        with Server(db) as s:
+            junks = (b"\x00\x01\x02\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                     b"POST /flags HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                     b"POST /flags HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                     b"GET /flags/" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                     b"GET /health HTTP/1.1\r\n" + b"X-H: " + b"v" * 100000 + b"\r\n\r\n")
+            for i, junk in enumerate(junks):
+                self.assertTrue(s.alive(), "server died after garbage request #%d %r\n%s"
+                                % (i, junks[i - 1][:80] if i else b"", s.output_tail()))
+                k = socket.create_connection((s.host, s.port), timeout=1)
+                try:
+                    k.sendall(junk)
+                    k.shutdown(socket.SHUT_WR)
+                    while k.recv(65536):
+                        pass
+                except OSError:
+                    pass
+                finally:
+                    k.close()
+            time.sleep(0.2)
+            self.assertTrue(s.alive(), "server died after garbage\n" + s.output_tail())
+            self.assertStatus(s.get("/health"), 200, "server survives garbage: ")
+            stop_and_check(self, s)
+
+
+if __name__ == "__main__":
+    unittest.main()
