@@ -71,6 +71,7 @@ run_step api-asan-postgres env "${san_env[@]}" TM_BINARY=build/asan/togglemaster
 run_step sanitizer-reports sanitizer_reports
 
 run_step smoke-script tests/smoke/run.sh
+run_step valgrind tests/valgrind/run.sh
 run_step openapi-lint tests/lint/openapi.sh
 
 echo
