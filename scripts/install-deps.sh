@@ -4,8 +4,10 @@
 # `make test` and `make bench` call it. When everything is present it only
 # runs dpkg-query once and exits, so it is cheap to call every time.
 #
-#   scripts/install-deps.sh            build + run + test packages
-#   scripts/install-deps.sh bench      also the benchmark tools
+#   scripts/install-deps.sh              build + run + test packages
+#   scripts/install-deps.sh GROUP...     also the packages of each GROUP:
+#     bench     benchmark tools            image   container image build
+#     deb       Debian package build/check vpc     network-namespace VPC replica
 set -euo pipefail
 
 # Build and run: compiler, HTTP server library, JSON, SQLite, libpq.
@@ -14,11 +16,26 @@ BUILD_PACKAGES=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-
 # the API test runner (Debian's python3), the smoke script's tools, valgrind,
 # and Node.js/npm for the OpenAPI linter.
 TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util-linux procps)
-# Benchmarks only: load generator, the nginx ceiling, chart drawing.
+# Benchmarks: load generator, the nginx ceiling, chart drawing.
 BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
+# Container image: a Debian base from debootstrap, built with buildah (no
+# Docker engine needed).
+IMAGE_PACKAGES=(buildah debootstrap)
+# Debian package: build, lint, verify the unit, install in a chroot.
+DEB_PACKAGES=(dpkg-dev fakeroot lintian systemd debootstrap)
+# VPC replica: namespaces, veth, nftables security groups.
+VPC_PACKAGES=(iproute2 nftables)
 
 wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
-if [ "${1:-}" = bench ]; then wanted+=("${BENCH_PACKAGES[@]}"); fi
+for group in "$@"; do
+  case $group in
+    bench) wanted+=("${BENCH_PACKAGES[@]}") ;;
+    image) wanted+=("${IMAGE_PACKAGES[@]}") ;;
+    deb) wanted+=("${DEB_PACKAGES[@]}") ;;
+    vpc) wanted+=("${VPC_PACKAGES[@]}") ;;
+    *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
+  esac
+done
 # Node.js may come from Debian's nodejs package or be preinstalled; only ask
 # apt for it when no node/npm is on PATH.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || wanted+=(nodejs npm)
