@@ -105,20 +105,24 @@ static int reload(struct sync *s)
 static int reload_checked(struct sync *s)
 {
     int latest = store_latest_version(s->app->store), version = 0;
-    const char *problem = NULL;
+    const char *problem = NULL, *detail = "";
 
     if (!s->loaded) {
-        if (store_schema_version(s->conn, &version) != STORE_OK)
+        if (store_schema_version(s->conn, &version) != STORE_OK) {
             problem = "cannot reach the database; retrying every second";
-        else if (version < latest)
+            detail = store_conn_error(s->conn);
+        } else if (version < latest) {
             problem = "database schema is not current; run 'togglemaster migrate'";
+        }
     }
-    if (problem == NULL && reload(s) != 0)
+    if (problem == NULL && reload(s) != 0) {
         problem = "cannot load flags from the database; retrying every second";
+        detail = store_conn_error(s->conn);
+    }
     if (problem != NULL) {
         if (!s->failing)
             log_event(LOG_WARN, problem,
-                      json_pack("{s:s, s:i, s:i}", "detail", store_conn_error(s->conn),
+                      json_pack("{s:s, s:i, s:i}", "detail", detail,
                                 "schema_version", version, "schema_needed", latest));
         s->failing = true;
         return -1;
