@@ -138,7 +138,11 @@ class Logging(TMTestCase):
             self.assertIsNotNone(line, "no JSON 'listening' line:\n" + s.output_tail())
             self.assertIn("level", line)
             self.assertTrue(str(line.get("time", "")).endswith("Z"), line)
+            s.wait_for("/ready")
             stop_and_check(self, s)
+            # A healthy start and stop says nothing above info.
+            noisy = [o for o in s.logs() if o.get("level") in ("warn", "error")]
+            self.assertEqual(noisy, [], "warnings on a healthy start:\n" + s.output_tail())
 
     def test_text_format(self):
         db = new_database("textlog")
