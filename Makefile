@@ -48,7 +48,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJ)
 unit: $(UNIT_BIN)
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh vpc
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -73,3 +73,13 @@ clean:
 	rm -rf build
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+
+# Benchmark against ceilings measured in the same run (nginx for reads,
+# pgbench for writes): prints a table, writes bench/results/latest.json and
+# latest.png. Starts and stops its own PostgreSQL, nginx and service on free
+# loopback ports; about 4-5 minutes. Never part of `make test` / CI.
+.PHONY: bench
+bench:
+	@scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@python3 bench/run.py $(BENCH_ARGS)

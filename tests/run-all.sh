@@ -72,6 +72,7 @@ run_step sanitizer-reports sanitizer_reports
 
 run_step smoke-script tests/smoke/run.sh
 run_step valgrind tests/valgrind/run.sh
+run_step vpc-replica env TM_VPC_REQUIRED=1 tests/vpc/run.sh
 run_step openapi-lint tests/lint/openapi.sh
 
 echo
