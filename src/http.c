@@ -284,18 +284,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (req == NULL)
         return;
     *req_cls = NULL;
-    if (log_enabled(LOG_INFO)) {
-        json_t *fields = json_pack("{s:s, s:s, s:i, s:f, s:I, s:s}",
-                                   "method", req->method,
-                                   "path", req->path,
-                                   "status", req->status,
-                                   "duration_ms", (double)(now_ns() - req->started_ns) / 1e6,
-                                   "bytes", (json_int_t)req->bytes,
-                                   "request_id", req->request_id);
-        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && fields != NULL)
-            json_object_set_new(fields, "aborted", json_true());
-        log_event(LOG_INFO, "request", fields);
-    }
+    log_request(req->method, req->path, req->status, (double)(now_ns() - req->started_ns) / 1e6,
+                req->bytes, req->request_id, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     free(req->body);
     free(req->reply.body);
     free(req);

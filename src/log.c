@@ -3,16 +3,33 @@
  */
 #include "log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Longest path written into an access log line; longer ones are cut. */
+#define LOG_PATH_MAX 1024
 
 static enum log_level min_level = LOG_INFO;
 static enum log_format out_format = LOG_FORMAT_JSON;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+/* The asynchronous writer: `pending` collects lines, the flusher swaps it
+ * with `spare` and writes that. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t flusher;
+    char *pending, *spare;
+    size_t len;
+    bool running, stopping, urgent;
+} async_out = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void log_init(enum log_level level, enum log_format format)
 {
@@ -39,16 +56,126 @@ void log_format_time(char *buf, size_t buflen)
 
 /* Writes all of buf to stdout, retrying short writes. Logging must never
  * fail the caller, so errors are dropped. */
-static void write_line(const char *buf, size_t len)
+static void write_all(const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(STDOUT_FILENO, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             return;
         buf += n;
         len -= (size_t)n;
     }
 }
+
+/* ---- output ----------------------------------------------------------- */
+
+static void *flusher_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&async_out.lock);
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += LOG_FLUSH_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!async_out.stopping && !async_out.urgent && async_out.len < LOG_BUFFER_BYTES / 2 &&
+               pthread_cond_timedwait(&async_out.wake, &async_out.lock, &until) == 0)
+            ;
+        if (async_out.len > 0) {
+            char *full = async_out.pending;
+            size_t len = async_out.len;
+            async_out.pending = async_out.spare;
+            async_out.spare = full;
+            async_out.len = 0;
+            async_out.urgent = false;
+            pthread_mutex_unlock(&async_out.lock);
+            write_all(full, len);
+            pthread_mutex_lock(&async_out.lock);
+        }
+        if (async_out.stopping && async_out.len == 0)
+            break;
+    }
+    pthread_mutex_unlock(&async_out.lock);
+    return NULL;
+}
+
+int log_start_async(void)
+{
+    char *a = malloc(LOG_BUFFER_BYTES), *b = malloc(LOG_BUFFER_BYTES);
+
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        return -1;
+    }
+    pthread_cond_init(&async_out.wake, NULL);
+    async_out.pending = a;
+    async_out.spare = b;
+    async_out.len = 0;
+    async_out.stopping = async_out.urgent = false;
+    if (pthread_create(&async_out.flusher, NULL, flusher_main, NULL) != 0) {
+        free(a);
+        free(b);
+        async_out.pending = async_out.spare = NULL;
+        return -1;
+    }
+    pthread_mutex_lock(&async_out.lock);
+    async_out.running = true;
+    pthread_mutex_unlock(&async_out.lock);
+    return 0;
+}
+
+void log_stop_async(void)
+{
+    pthread_mutex_lock(&async_out.lock);
+    if (!async_out.running) {
+        pthread_mutex_unlock(&async_out.lock);
+        return;
+    }
+    async_out.running = false;   /* later lines go out directly */
+    async_out.stopping = true;
+    pthread_cond_signal(&async_out.wake);
+    pthread_mutex_unlock(&async_out.lock);
+    pthread_join(async_out.flusher, NULL);
+    pthread_cond_destroy(&async_out.wake);
+    free(async_out.pending);
+    free(async_out.spare);
+    async_out.pending = async_out.spare = NULL;
+}
+
+/* Hands one whole line (ending in '\n') to the output. */
+static void emit_line(enum log_level level, const char *line, size_t len)
+{
+    pthread_mutex_lock(&async_out.lock);
+    if (!async_out.running) {
+        pthread_mutex_unlock(&async_out.lock);
+        write_all(line, len);
+        return;
+    }
+    if (async_out.len + len > LOG_BUFFER_BYTES) {
+        /* The flusher is behind: write what is pending ourselves, in order. */
+        write_all(async_out.pending, async_out.len);
+        async_out.len = 0;
+    }
+    if (len > LOG_BUFFER_BYTES) {
+        write_all(line, len);
+    } else {
+        memcpy(async_out.pending + async_out.len, line, len);
+        async_out.len += len;
+    }
+    if (level >= LOG_WARN || async_out.len >= LOG_BUFFER_BYTES / 2) {
+        async_out.urgent = true;
+        pthread_cond_signal(&async_out.wake);
+    }
+    pthread_mutex_unlock(&async_out.lock);
+}
+
+/* ---- events ----------------------------------------------------------- */
 
 static void emit_json(enum log_level level, const char *time, const char *message, json_t *fields)
 {
@@ -68,7 +195,7 @@ static void emit_json(enum log_level level, const char *time, const char *messag
         return;
     size_t len = strlen(text);
     text[len] = '\n'; /* json_dumps leaves room: replace the NUL, write len+1 */
-    write_line(text, len + 1);
+    emit_line(level, text, len + 1);
     free(text);
 }
 
@@ -93,7 +220,7 @@ static void emit_text(enum log_level level, const char *time, const char *messag
     if (len > sizeof buf - 2)
         len = sizeof buf - 2;
     buf[len++] = '\n';
-    write_line(buf, len);
+    emit_line(level, buf, len);
 }
 
 void log_event(enum log_level level, const char *message, json_t *fields)
@@ -123,4 +250,84 @@ void log_msg(enum log_level level, const char *fmt, ...)
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     log_event(level, message, NULL);
+}
+
+/* ---- the access log line ---------------------------------------------- */
+
+/* A JSON string for text that may hold anything a client sent: jansson
+ * checks and escapes it; bytes that are not UTF-8 are logged as %HH. */
+static json_t *client_string(const char *text, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    json_t *s = json_stringn(text, len);
+    char copy[3 * LOG_PATH_MAX + 1];
+    size_t out = 0;
+
+    if (s != NULL)
+        return s;
+    for (size_t i = 0; i < len && out + 3 < sizeof copy; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x80) {
+            copy[out++] = (char)c;
+        } else {
+            copy[out++] = '%';
+            copy[out++] = hex[c >> 4];
+            copy[out++] = hex[c & 15];
+        }
+    }
+    return json_stringn(copy, out);
+}
+
+/* Appends text as a JSON string literal; returns the new length. */
+static size_t append_string(char *buf, size_t cap, size_t len, const char *text)
+{
+    size_t text_len = strnlen(text, LOG_PATH_MAX);
+    json_t *s = client_string(text, text_len);
+    size_t n = s ? json_dumpb(s, buf + len, cap - len, JSON_ENCODE_ANY) : 0;
+
+    json_decref(s);
+    if (n == 0 || n > cap - len) {       /* cannot happen within the caps */
+        if (cap - len >= 2) {
+            buf[len] = buf[len + 1] = '"';
+            return len + 2;
+        }
+        return len;
+    }
+    return len + n;
+}
+
+void log_request(const char *method, const char *path, int status, double duration_ms,
+                 size_t bytes, const char *request_id, bool aborted)
+{
+    /* Room for the caps: path 1024 bytes, each escaped to at most 6. */
+    char line[8 * 1024];
+    char time[32];
+    size_t len;
+
+    if (!log_enabled(LOG_INFO))
+        return;
+    if (out_format == LOG_FORMAT_TEXT) {
+        json_t *fields = json_pack("{s:s, s:s, s:i, s:f, s:I, s:s}", "method", method, "path", path,
+                                   "status", status, "duration_ms", duration_ms,
+                                   "bytes", (json_int_t)bytes, "request_id", request_id);
+        if (fields != NULL && aborted)
+            json_object_set_new(fields, "aborted", json_true());
+        log_event(LOG_INFO, "request", fields);
+        return;
+    }
+    log_format_time(time, sizeof time);
+    /* Only our own constant keys and numbers are written by hand here; every
+     * string that came from the client goes through jansson. */
+    len = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"info\",\"message\":\"request\",\"method\":",
+                           time);
+    len = append_string(line, sizeof line - 64, len, method);
+    len += (size_t)snprintf(line + len, sizeof line - len, ",\"path\":");
+    len = append_string(line, sizeof line - 64, len, path);
+    len += (size_t)snprintf(line + len, sizeof line - len, ",\"status\":%d,\"duration_ms\":%.3f,\"bytes\":%zu,\"request_id\":",
+                            status, duration_ms, bytes);
+    len = append_string(line, sizeof line - 64, len, request_id);
+    len += (size_t)snprintf(line + len, sizeof line - len, "%s}\n", aborted ? ",\"aborted\":true" : "");
+    if (len >= sizeof line)
+        return;
+    emit_line(LOG_INFO, line, len);
 }

@@ -81,6 +81,8 @@ static int run_serve(const struct config *cfg)
 
     for (int i = 0; i < APP_NAME_LOCKS; i++)
         pthread_mutex_init(&app.name_locks[i], NULL);
+    if (log_start_async() != 0)
+        log_msg(LOG_WARN, "cannot start the log writer thread; logging synchronously");
     app.store = store_open(cfg, err, sizeof err);
     if (app.store == NULL)
         goto out;
@@ -130,6 +132,7 @@ out:
         pthread_mutex_destroy(&app.name_locks[i]);
     if (rc == 0)
         log_msg(LOG_INFO, "stopped");
+    log_stop_async();
     return rc;
 }
 

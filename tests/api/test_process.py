@@ -130,6 +130,35 @@ class ConfigErrors(TMTestCase):
 
 class Logging(TMTestCase):
 
+    def test_every_line_is_json_even_for_hostile_requests(self):
+        """Paths and request ids come from clients: quotes, backslashes,
+        control characters and bytes that are not UTF-8 must still give one
+        valid JSON object per line, with the request's fields."""
+        db = new_database("hostilelog")
+        migrate(db)
+        paths = ["/flags/%FF%FEq", '/fl%22ags/%01%0A', "/flags/a%5C%5Cb", "/" + "x" * 3000]
+        with Server(db) as s:
+            for p in paths:
+                with socket.create_connection((s.host, s.port), timeout=5) as c:
+                    c.sendall(("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % p).encode())
+                    c.recv(65536)
+            self.assertStatus(s.get("/health", headers={"X-Request-Id": 'a"b\\c{}'}), 200)
+            stop_and_check(self, s)
+            lines = [l for l in s.stdout_text().splitlines() if l.strip()]
+        requests = []
+        for line in lines:
+            obj = json.loads(line)          # raises on any invalid line
+            self.assertIsInstance(obj, dict, line)
+            if obj.get("message") == "request" and obj.get("path") != "/ready":
+                requests.append(obj)
+        self.assertEqual(len(requests), len(paths) + 1, lines)
+        self.assertEqual(requests[0]["path"], "/flags/%FF%FEq")
+        self.assertEqual(requests[1]["path"], '/fl"ags/\x01\n')
+        self.assertEqual(requests[-1]["request_id"], 'a"b\\c{}')
+        for r in requests:
+            for key in ("method", "path", "status", "duration_ms", "bytes", "request_id", "time", "level"):
+                self.assertIn(key, r)
+
     def test_startup_line(self):
         db = new_database("startlog")
         migrate(db)
