@@ -31,11 +31,17 @@ LIB_OBJ    := $(filter-out $(BUILD)/obj/src/main.o,$(OBJ))
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all run test unit deps clean variants
+.PHONY: all run test unit deps clean image-test deb deb-test FORCE
 all: $(BUILD)/togglemaster
 
 $(BUILD)/togglemaster: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# main.c prints the version: rebuild it when the git revision moves.
+$(BUILD)/obj/src/main.o: $(BUILD)/version.txt
+$(BUILD)/version.txt: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(TM_VERSION)' | cmp -s - $@ || echo '$(TM_VERSION)' > $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,6 +74,23 @@ test: deps
 	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" build/tsan/unit/test_snapshot
 	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang build/clang/togglemaster
 	@tests/run-all.sh
+
+# Builds the real Dockerfile with buildah on local debootstrap stand-ins for
+# the debian base images, then runs the image's entrypoint (chroot, as the
+# image's user) against a throwaway PostgreSQL and passes the smoke test.
+image-test: all
+	@scripts/install-deps.sh image
+	@tests/image/run.sh
+
+# Debian package (binary with Debian's hardening flags, systemd unit,
+# conffile, man page), then its checks: systemd-analyze verify, lintian,
+# install + run + smoke test in a debootstrapped chroot.
+deb:
+	@scripts/install-deps.sh deb
+	@packaging/deb/build.sh
+
+deb-test: deb
+	@tests/deb/run.sh
 
 clean:
 	rm -rf build

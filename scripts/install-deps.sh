@@ -19,8 +19,8 @@ TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util
 # Benchmarks: load generator, the nginx ceiling, chart drawing.
 BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
 # Container image: a Debian base from debootstrap, built with buildah (no
-# Docker engine needed).
-IMAGE_PACKAGES=(buildah debootstrap)
+# Docker engine needed); docker-compose validates the Compose file offline.
+IMAGE_PACKAGES=(buildah debootstrap docker-compose python3-yaml)
 # Debian package: build, lint, verify the unit, install in a chroot.
 DEB_PACKAGES=(dpkg-dev fakeroot lintian systemd debootstrap)
 # VPC replica: namespaces, veth, nftables security groups.
