@@ -14,8 +14,11 @@ set -euo pipefail
 BUILD_PACKAGES=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev)
 # Test: second compiler and sanitizer runtimes, a real PostgreSQL server,
 # the API test runner (Debian's python3), the smoke script's tools, valgrind,
-# and Node.js/npm for the OpenAPI linter.
-TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util-linux procps)
+# Graphviz (diagrams are checked against their sources), systemd-analyze
+# (the deploy drop-in is verified), and Node.js/npm for the OpenAPI linter
+# and the HCL parser.
+TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util-linux procps
+               graphviz systemd)
 # Benchmarks: load generator, the nginx ceiling, chart drawing.
 BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
 # Container image: a Debian base from debootstrap, built with buildah (no

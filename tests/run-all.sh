@@ -74,6 +74,7 @@ run_step smoke-script tests/smoke/run.sh
 run_step valgrind tests/valgrind/run.sh
 run_step vpc-replica env TM_VPC_REQUIRED=1 tests/vpc/run.sh
 run_step openapi-lint tests/lint/openapi.sh
+run_step infra tests/infra/run.sh
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then echo "failed steps: ${failed_steps[*]}"; fi

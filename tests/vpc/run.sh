@@ -16,8 +16,10 @@
 #   the internet (outside the VPC)          -> 198.18.0.0/24 (segment behind the IGW)
 #   var.admin_cidr                          -> 198.18.0.20/32
 #   VPC 10.0.0.0/16                         -> 198.18.1.0/24 + 198.18.2.0/24
-#   public subnet  10.0.1.0/24 (EC2)        -> 198.18.1.0/24, instance 198.18.1.10
-#   private subnet 10.0.2.0/24 (RDS)        -> 198.18.2.0/24, database 198.18.2.10
+#   public subnets 10.0.0.0/24, 10.0.1.0/24 (EC2; deploy/aws defaults)
+#                                           -> 198.18.1.0/24, instance 198.18.1.10
+#   private subnets 10.0.10.0/24, 10.0.11.0/24 (RDS)
+#                                           -> 198.18.2.0/24, database 198.18.2.10
 #   (the second AZ's subnets exist only for the RDS subnet group; not replicated)
 #
 # Translation of the AWS pieces:

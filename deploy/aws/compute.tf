@@ -1,0 +1,107 @@
+# The EC2 instance: Debian 12 (the package is built for bookworm), in the
+# first public subnet, with an auto-assigned public IPv4 address.
+#
+# Public address: auto-assigned rather than an Elastic IP. Both are billed
+# the same $0.005/hour since February 2024; an EIP would survive stop/start
+# and replacement, but attaching it after boot swaps the address while
+# cloud-init is downloading. The app_url output follows the current address;
+# a stable name is the ALB's job in the scale-out path.
+
+data "aws_ami" "debian12" {
+  most_recent = true
+  owners      = ["136693071363"] # Debian (the Debian Cloud Team's AWS account)
+
+  filter {
+    name   = "name"
+    values = ["debian-12-amd64-*"]
+  }
+
+  filter {
+    name   = "architecture"
+    values = ["x86_64"]
+  }
+
+  filter {
+    name   = "virtualization-type"
+    values = ["hvm"]
+  }
+
+  filter {
+    name   = "root-device-type"
+    values = ["ebs"]
+  }
+}
+
+resource "aws_key_pair" "admin" {
+  count = var.ssh_public_key == "" ? 0 : 1
+
+  key_name_prefix = "${var.name}-admin-"
+  public_key      = var.ssh_public_key
+}
+
+locals {
+  key_name = var.ssh_public_key == "" ? var.key_name : aws_key_pair.admin[0].key_name
+
+  # Everything user-data.sh.tftpl interpolates (tests/infra checks that the
+  # template uses exactly these names). No secret here: the instance fetches
+  # the database password itself, at boot and every 10 minutes.
+  user_data_vars = {
+    region        = var.region
+    db_secret_arn = aws_db_instance.main.master_user_secret[0].secret_arn
+    db_host       = aws_db_instance.main.address
+    db_port       = aws_db_instance.main.port
+    db_name       = var.db_name
+    db_sslmode    = var.db_sslmode
+    app_port      = 80
+    log_level     = var.log_level
+    deb_url       = var.deb_url
+    deb_sha256    = var.deb_sha256
+    fetch_secret  = file("${path.module}/files/togglemaster-fetch-secret")
+  }
+}
+
+resource "aws_instance" "app" {
+  ami                         = data.aws_ami.debian12.id
+  instance_type               = var.instance_type
+  subnet_id                   = aws_subnet.public[0].id
+  vpc_security_group_ids      = [aws_security_group.app.id]
+  associate_public_ip_address = true
+  iam_instance_profile        = aws_iam_instance_profile.app.name
+  key_name                    = local.key_name
+
+  user_data                   = templatefile("${path.module}/user-data.sh.tftpl", local.user_data_vars)
+  user_data_replace_on_change = true
+
+  credit_specification {
+    cpu_credits = var.cpu_credits
+  }
+
+  # IMDSv2 only (session tokens), one hop: a process in a container on the
+  # host could not reach the credentials through an extra network hop.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "disabled"
+  }
+
+  root_block_device {
+    volume_type           = "gp3"
+    volume_size           = var.root_volume_size
+    encrypted             = true
+    delete_on_termination = true
+  }
+
+  # The policy is not referenced above, but the first boot reads the secret:
+  # without this, the instance could boot before the policy exists.
+  depends_on = [aws_iam_role_policy.read_db_secret]
+
+  tags        = { Name = "${var.name}-app" }
+  volume_tags = { Name = "${var.name}-app-root", Project = var.name }
+
+  lifecycle {
+    # A newer Debian AMI must not replace a running instance on the next
+    # plan; roll it deliberately with `terraform apply -replace=aws_instance.app`.
+    ignore_changes = [ami]
+  }
+}

@@ -1,0 +1,39 @@
+output "app_url" {
+  description = "Public URL of the service (HTTP on port 80; HTTPS is not terminated yet)."
+  value       = "http://${aws_instance.app.public_dns}"
+}
+
+output "public_ip" {
+  description = "The instance's public IPv4 address (changes on stop/start; see compute.tf)."
+  value       = aws_instance.app.public_ip
+}
+
+output "ssh_command" {
+  description = "SSH into the instance (Debian's default user is admin); works only from admin_cidr and with the key pair's private key."
+  value       = "ssh admin@${aws_instance.app.public_dns}"
+}
+
+output "smoke_test_command" {
+  description = "Validate the public deployment from your machine (docs/deploy-aws.md, Validate public access)."
+  value       = "scripts/smoke-test.sh http://${aws_instance.app.public_dns}"
+}
+
+output "rds_endpoint" {
+  description = "RDS PostgreSQL host:port (private: resolvable and reachable only from inside the VPC)."
+  value       = "${aws_db_instance.main.address}:${aws_db_instance.main.port}"
+}
+
+output "rds_address" {
+  description = "RDS PostgreSQL host name."
+  value       = aws_db_instance.main.address
+}
+
+output "db_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the master user name and password (managed and rotated by RDS)."
+  value       = aws_db_instance.main.master_user_secret[0].secret_arn
+}
+
+output "instance_id" {
+  description = "EC2 instance id (for the console, and `aws ec2 get-console-output`)."
+  value       = aws_instance.app.id
+}

@@ -1,0 +1,684 @@
+#!/usr/bin/env node
+// Policy checks on the Terraform in deploy/aws (or the directory given):
+// parses every .tf with @cdktf/hcl2json and asserts the security and sizing
+// rules of the architecture (issue 5, "AWS as code"). One line per check,
+// `ok - <name>` or `FAIL - <name>: <why>`, then `policy: N passed, N failed`;
+// exit 1 if any check failed.
+//
+//   node tests/infra/policy.js [DIR]
+//   node tests/infra/policy.js --each DIR...   for each DIR: a "### DIR" line,
+//                                              its result lines; exit 0
+//   node tests/infra/policy.js --render-user-data DIR [JSON | FILE=JSON...]
+//                                              the user data as templatefile()
+//                                              renders it, with sample values
+//                                              (JSON object: overrides), to
+//                                              stdout or to each FILE
+//
+// tests/infra/run.sh also runs it on mutated copies of deploy/aws to prove
+// that each rule fails when broken.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const os = require('os');
+const { execFileSync } = require('child_process');
+const H = require('./hcl');
+
+let dir; // the directory being checked
+const OPEN = new Set(['0.0.0.0/0', '::/0']);
+const EC2_USER_DATA_LIMIT = 16384; // bytes, before base64
+
+let results = [];
+const checks = [];
+const check = (name, fn) => checks.push({ name, fn });
+
+class Fail extends Error {}
+function assert(cond, msg) {
+  if (!cond) throw new Fail(msg);
+}
+const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+const show = (v) => JSON.stringify(v);
+
+// ------------------------------------------------------------------ model
+
+let M; // merged model
+let files; // [{name, text, json}]
+
+const resources = (type) => Object.entries(M.resource[type] || {});
+const data = (type) => Object.entries(M.data[type] || {});
+const only = (type) => {
+  const all = resources(type);
+  assert(all.length === 1, `expected exactly one ${type}, found ${all.length}`);
+  return all[0];
+};
+
+// A value, or the default of the variable it is exactly "${var.x}".
+function resolve(v) {
+  const m = typeof v === 'string' && /^\$\{var\.([A-Za-z0-9_]+)\}$/.exec(v);
+  if (!m) return v;
+  const variable = M.variable[m[1]];
+  return variable && 'default' in variable ? variable.default : undefined;
+}
+
+// "${aws_security_group.app.id}" -> "aws_security_group.app" (or null).
+function refOf(v, attr) {
+  const m = typeof v === 'string' && /^\$\{([a-z0-9_]+\.[A-Za-z0-9_-]+)(\[[^\]]*\])?\.([a-z_]+)\}$/.exec(v);
+  return m && (!attr || m[3] === attr) ? m[1] : null;
+}
+
+// Subnets classified by the route table they are associated with.
+function subnetTiers() {
+  const tables = {};
+  for (const [name, rt] of resources('aws_route_table')) {
+    const routes = [...(rt.route || [])];
+    for (const [, r] of resources('aws_route')) {
+      if (refOf(r.route_table_id, 'id') === `aws_route_table.${name}`) routes.push(r);
+    }
+    const internet = routes.some((r) => OPEN.has(r.cidr_block) || OPEN.has(r.ipv6_cidr_block) ||
+      OPEN.has(r.destination_cidr_block) || OPEN.has(r.destination_ipv6_cidr_block));
+    tables[`aws_route_table.${name}`] = { routes, internet };
+  }
+  const tier = {};
+  for (const [, assoc] of resources('aws_route_table_association')) {
+    const subnet = refOf(assoc.subnet_id, 'id');
+    const table = refOf(assoc.route_table_id, 'id');
+    if (!subnet || !tables[table]) continue;
+    const t = tables[table].internet ? 'public' : 'private';
+    tier[subnet] = tier[subnet] && tier[subnet] !== t ? 'mixed' : t;
+  }
+  return { tables, tier };
+}
+
+// Every security-group rule, whatever resource style declares it.
+function sgRules() {
+  const rules = [];
+  const push = (dir, sg, proto, from, to, sources, where) =>
+    rules.push({ dir, sg, proto: String(resolve(proto)), from: resolve(from), to: resolve(to), sources, where });
+  for (const type of ['aws_security_group', 'aws_default_security_group']) {
+    for (const [name, sg] of resources(type)) {
+      for (const dir of ['ingress', 'egress']) {
+        for (const r of sg[dir] || []) {
+          const sources = [
+            ...(r.cidr_blocks || []).map((v) => ({ kind: 'cidr', value: v })),
+            ...(r.ipv6_cidr_blocks || []).map((v) => ({ kind: 'cidr', value: v })),
+            ...(r.security_groups || []).map((v) => ({ kind: 'sg', value: refOf(v, 'id') || v })),
+            ...(r.prefix_list_ids || []).map((v) => ({ kind: 'prefix', value: v })),
+            ...(r.self ? [{ kind: 'sg', value: `${type}.${name}` }] : []),
+          ];
+          push(dir, `${type}.${name}`, r.protocol, r.from_port, r.to_port, sources, `${type}.${name} inline ${dir}`);
+        }
+      }
+    }
+  }
+  for (const [name, r] of resources('aws_security_group_rule')) {
+    const sources = [
+      ...(r.cidr_blocks || []).map((v) => ({ kind: 'cidr', value: v })),
+      ...(r.ipv6_cidr_blocks || []).map((v) => ({ kind: 'cidr', value: v })),
+      ...(r.source_security_group_id ? [{ kind: 'sg', value: refOf(r.source_security_group_id, 'id') || r.source_security_group_id }] : []),
+      ...(r.prefix_list_ids || []).map((v) => ({ kind: 'prefix', value: v })),
+      ...(r.self ? [{ kind: 'sg', value: refOf(r.security_group_id, 'id') }] : []),
+    ];
+    push(r.type, refOf(r.security_group_id, 'id'), r.protocol, r.from_port, r.to_port, sources, `aws_security_group_rule.${name}`);
+  }
+  for (const dir of ['ingress', 'egress']) {
+    for (const [name, r] of resources(`aws_vpc_security_group_${dir}_rule`)) {
+      const sources = [];
+      if (r.cidr_ipv4 !== undefined) sources.push({ kind: 'cidr', value: r.cidr_ipv4 });
+      if (r.cidr_ipv6 !== undefined) sources.push({ kind: 'cidr', value: r.cidr_ipv6 });
+      if (r.referenced_security_group_id !== undefined) {
+        sources.push({ kind: 'sg', value: refOf(r.referenced_security_group_id, 'id') || r.referenced_security_group_id });
+      }
+      if (r.prefix_list_id !== undefined) sources.push({ kind: 'prefix', value: r.prefix_list_id });
+      push(dir, refOf(r.security_group_id, 'id'), r.ip_protocol, r.from_port, r.to_port, sources,
+        `aws_vpc_security_group_${dir}_rule.${name}`);
+    }
+  }
+  return rules;
+}
+
+function covers(rule, port) {
+  if (['-1', 'all'].includes(rule.proto)) return true;
+  if (!['tcp', '6'].includes(rule.proto)) return false;
+  const from = typeof rule.from === 'number' ? rule.from : -Infinity; // unknown: assume it covers
+  const to = typeof rule.to === 'number' ? rule.to : Infinity;
+  return from <= port && port <= to;
+}
+
+// A CIDR source (after variable defaults) that is the whole internet.
+function isOpen(source) {
+  if (source.kind !== 'cidr') return false;
+  const v = resolve(source.value);
+  return v === undefined ? false : OPEN.has(v) || /\/0$/.test(String(v));
+}
+
+// All IAM policy documents: data.aws_iam_policy_document.<name> -> statements.
+function policyDocs() {
+  const docs = {};
+  for (const [name, doc] of data('aws_iam_policy_document')) docs[`data.aws_iam_policy_document.${name}`] = doc.statement || [];
+  return docs;
+}
+const docOf = (v) => {
+  const m = typeof v === 'string' && /^\$\{(data\.aws_iam_policy_document\.[A-Za-z0-9_-]+)\.json\}$/.exec(v);
+  return m ? m[1] : null;
+};
+
+// --------------------------------------------------------------- checks
+
+check('terraform >= 1.5 and hashicorp/aws ~> 5.0', () => {
+  const tf = M.terraform;
+  assert(tf.some((t) => t.required_version === '>= 1.5'), `required_version: ${show(tf.map((t) => t.required_version))}`);
+  const aws = tf.flatMap((t) => (t.required_providers || []).map((p) => p.aws)).find(Boolean);
+  assert(aws && aws.source === 'hashicorp/aws' && aws.version === '~> 5.0', `aws provider: ${show(aws)}`);
+});
+
+check('provider region is var.region, default sa-east-1; default_tags set', () => {
+  const p = M.provider.aws;
+  assert(p && p.region === '${var.region}', `provider region: ${show(p && p.region)}`);
+  assert(M.variable.region && M.variable.region.default === 'sa-east-1', `var.region default: ${show(M.variable.region && M.variable.region.default)}`);
+  const tags = p.default_tags && p.default_tags[0] && p.default_tags[0].tags;
+  assert(tags && tags.Project, 'provider default_tags with a Project tag');
+});
+
+check('every variable has a description and a type', () => {
+  const bad = Object.entries(M.variable).filter(([, v]) => !v.description || !v.type).map(([n]) => n);
+  assert(bad.length === 0, `missing description/type: ${bad.join(', ')}`);
+});
+
+check('every variable default passes its own validation', async () => {
+  const bad = [];
+  for (const [name, v] of Object.entries(M.variable)) {
+    if (!('default' in v) || v.default === null || !v.validation) continue;
+    const r = await H.validate(M, name, v.default);
+    if (!r.ok) bad.push(`${name}=${show(v.default)}: ${r.failed.join('; ')}`);
+  }
+  assert(bad.length === 0, bad.join(' | '));
+});
+
+check('var.admin_cidr has no default and its validation rejects the open internet', async () => {
+  const v = M.variable.admin_cidr;
+  assert(v, 'no variable admin_cidr');
+  assert(!('default' in v), `admin_cidr must be required, has default ${show(v.default)}`);
+  for (const bad of ['0.0.0.0/0', '0.0.0.0/1', '::/0', '10.0.0.0/8', '198.51.100.7/24', '203.0.113.7', 'not-a-cidr', '']) {
+    assert(!(await H.validate(M, 'admin_cidr', bad)).ok, `admin_cidr = ${show(bad)} is accepted`);
+  }
+  for (const good of ['203.0.113.7/32', '198.51.100.0/24']) {
+    const r = await H.validate(M, 'admin_cidr', good);
+    assert(r.ok, `admin_cidr = ${show(good)} is rejected: ${r.failed.join('; ')}`);
+  }
+});
+
+check('var.deb_url accepts only empty or a plain https:// URL', async () => {
+  for (const bad of ['http://example.com/t.deb', "https://example.com/t.deb'; rm -rf /", 'https://x/$(id).deb', 'ftp://x']) {
+    assert(!(await H.validate(M, 'deb_url', bad)).ok, `deb_url = ${show(bad)} is accepted`);
+  }
+  for (const good of ['', 'https://github.com/o/r/releases/download/v1/togglemaster_0.1.0_amd64.deb']) {
+    assert((await H.validate(M, 'deb_url', good)).ok, `deb_url = ${show(good)} is rejected`);
+  }
+});
+
+// --- network
+
+check('VPC 10.0.0.0/16 with DNS hostnames', () => {
+  const [, vpc] = only('aws_vpc');
+  assert(resolve(vpc.cidr_block) === '10.0.0.0/16', `cidr_block: ${show(resolve(vpc.cidr_block))}`);
+  assert(vpc.enable_dns_hostnames === true, 'enable_dns_hostnames must be true (public DNS name)');
+});
+
+check('two public and two private subnets in two AZs from data.aws_availability_zones', () => {
+  const { tier } = subnetTiers();
+  const count = (t) => Object.entries(M.resource.aws_subnet || {}).reduce((n, [name, s]) =>
+    n + (tier[`aws_subnet.${name}`] === t ? Number(s.count || 1) : 0), 0);
+  assert(count('public') === 2, `public subnets: ${count('public')}`);
+  assert(count('private') === 2, `private subnets: ${count('private')}`);
+  for (const [name, s] of resources('aws_subnet')) {
+    const azRefs = H.references(s.availability_zone);
+    const viaLocal = azRefs.filter((r) => r.startsWith('local.')).flatMap((r) => H.references(M.locals[r.slice(6)]));
+    assert([...azRefs, ...viaLocal].includes('data.aws_availability_zones'.concat('.', Object.keys(M.data.aws_availability_zones || {})[0])),
+      `aws_subnet.${name}: availability_zone ${show(s.availability_zone)} not from data.aws_availability_zones`);
+    assert(/count\.index/.test(s.availability_zone), `aws_subnet.${name}: one AZ per subnet (count.index)`);
+  }
+});
+
+check('subnet CIDRs lie inside the VPC and do not overlap', () => {
+  const [, vpc] = only('aws_vpc');
+  const net = H.parseCidr4(resolve(vpc.cidr_block));
+  const range = ({ ip, bits }) => {
+    const start = ((ip[0] << 24) >>> 0) + (ip[1] << 16) + (ip[2] << 8) + ip[3];
+    return [start, start + 2 ** (32 - bits) - 1];
+  };
+  const [vs, ve] = range(net);
+  const cidrs = [...resolve('${var.public_subnet_cidrs}'), ...resolve('${var.private_subnet_cidrs}')];
+  const ranges = cidrs.map((c) => range(H.parseCidr4(c)));
+  ranges.forEach(([s, e], i) => assert(s >= vs && e <= ve, `${cidrs[i]} is outside the VPC`));
+  ranges.forEach(([s, e], i) => ranges.forEach(([s2, e2], j) =>
+    assert(i === j || e < s2 || e2 < s, `${cidrs[i]} overlaps ${cidrs[j]}`)));
+});
+
+check('public route table: 0.0.0.0/0 to the internet gateway', () => {
+  const { tables, tier } = subnetTiers();
+  const [igwName] = only('aws_internet_gateway');
+  const publicTables = Object.entries(tables).filter(([, t]) => t.internet);
+  assert(publicTables.length === 1, `route tables with an internet route: ${publicTables.map(([n]) => n).join(', ')}`);
+  const route = publicTables[0][1].routes.find((r) => r.cidr_block === '0.0.0.0/0' || r.destination_cidr_block === '0.0.0.0/0');
+  assert(refOf(route.gateway_id, 'id') === `aws_internet_gateway.${igwName}`, `default route goes to ${show(route.gateway_id)}`);
+  assert(Object.values(tier).includes('public'), 'no subnet associated with the public route table');
+});
+
+check('private route table has no internet route (0.0.0.0/0, ::/0, NAT, IGW)', () => {
+  const { tables, tier } = subnetTiers();
+  const privateSubnets = Object.keys(tier).filter((s) => tier[s] === 'private');
+  assert(privateSubnets.length > 0, 'no private subnet');
+  for (const [, assoc] of resources('aws_route_table_association')) {
+    if (!privateSubnets.includes(refOf(assoc.subnet_id, 'id'))) continue;
+    const table = tables[refOf(assoc.route_table_id, 'id')];
+    for (const r of table.routes) {
+      assert(!r.gateway_id && !r.nat_gateway_id && !r.egress_only_gateway_id && !OPEN.has(r.cidr_block) &&
+        !OPEN.has(r.destination_cidr_block), `private route ${show(r)}`);
+    }
+  }
+  const [name, rt] = resources('aws_route_table').find(([n]) => !tables[`aws_route_table.${n}`].internet) || [];
+  assert(rt && eq(rt.route, []), `aws_route_table.${name} must declare route = [] so Terraform removes routes added by hand`);
+  assert(Object.values(tier).every((t) => t !== 'mixed'), 'a subnet is associated with both kinds of route table');
+});
+
+check('private subnets never map public IPs on launch', () => {
+  const { tier } = subnetTiers();
+  for (const [name, s] of resources('aws_subnet')) {
+    if (tier[`aws_subnet.${name}`] === 'private') assert(s.map_public_ip_on_launch !== true, `aws_subnet.${name}`);
+  }
+});
+
+// --- security groups
+
+const APP_SG = () => refOf(only('aws_instance')[1].vpc_security_group_ids && only('aws_instance')[1].vpc_security_group_ids[0], 'id');
+const DB_SG = () => refOf(only('aws_db_instance')[1].vpc_security_group_ids && only('aws_db_instance')[1].vpc_security_group_ids[0], 'id');
+
+check('EC2 and RDS each use exactly one security group of their own', () => {
+  const [, ec2] = only('aws_instance');
+  const [, db] = only('aws_db_instance');
+  assert(ec2.vpc_security_group_ids && ec2.vpc_security_group_ids.length === 1, `instance SGs: ${show(ec2.vpc_security_group_ids)}`);
+  assert(db.vpc_security_group_ids && db.vpc_security_group_ids.length === 1, `RDS SGs: ${show(db.vpc_security_group_ids)}`);
+  assert(APP_SG() && DB_SG() && APP_SG() !== DB_SG(), `app SG ${APP_SG()}, db SG ${DB_SG()}`);
+});
+
+check('DB ingress: only 5432/tcp, only from the app security group (no CIDR)', () => {
+  const rules = sgRules().filter((r) => r.dir === 'ingress' && r.sg === DB_SG());
+  assert(rules.length >= 1, 'no ingress rule on the DB security group');
+  for (const r of rules) {
+    assert(r.proto === 'tcp' && r.from === 5432 && r.to === 5432, `${r.where}: ${r.proto} ${r.from}-${r.to}`);
+    assert(r.sources.length > 0 && r.sources.every((s) => s.kind === 'sg' && s.value === APP_SG()),
+      `${r.where}: sources ${show(r.sources)}`);
+  }
+});
+
+check('DB security group has no egress rule', () => {
+  const rules = sgRules().filter((r) => r.dir === 'egress' && r.sg === DB_SG());
+  assert(rules.length === 0, rules.map((r) => r.where).join(', '));
+});
+
+check('SSH (22) only from var.admin_cidr, only on the app security group', () => {
+  const rules = sgRules().filter((r) => r.dir === 'ingress' && covers(r, 22));
+  assert(rules.length >= 1, 'no SSH rule at all');
+  for (const r of rules) {
+    assert(r.sg === APP_SG(), `${r.where}: port 22 on ${r.sg}`);
+    assert(r.sources.every((s) => s.kind === 'cidr' && s.value === '${var.admin_cidr}'), `${r.where}: sources ${show(r.sources)}`);
+  }
+});
+
+check('no rule opens 22 or 5432 to 0.0.0.0/0 or ::/0', () => {
+  for (const r of sgRules().filter((x) => x.dir === 'ingress')) {
+    for (const port of [22, 5432]) {
+      if (covers(r, port)) assert(!r.sources.some(isOpen), `${r.where}: port ${port} open to ${show(r.sources)}`);
+    }
+  }
+});
+
+check('app ingress: 80 and 443 open to 0.0.0.0/0, nothing but 22/80/443', () => {
+  const rules = sgRules().filter((r) => r.dir === 'ingress' && r.sg === APP_SG());
+  for (const port of [80, 443]) {
+    assert(rules.some((r) => r.proto === 'tcp' && r.from === port && r.to === port &&
+      r.sources.some((s) => resolve(s.value) === '0.0.0.0/0')), `port ${port} not open to 0.0.0.0/0`);
+  }
+  for (const r of rules) {
+    assert(r.proto === 'tcp' && r.from === r.to && [22, 80, 443].includes(r.from), `${r.where}: ${r.proto} ${r.from}-${r.to}`);
+  }
+});
+
+check('the VPC default security group is stripped of rules', () => {
+  const [, sg] = only('aws_default_security_group');
+  assert(!sg.ingress && !sg.egress, 'aws_default_security_group declares rules');
+});
+
+// --- EC2
+
+check('EC2: t3.micro, Debian 12 AMI (owner 136693071363, debian-12-amd64-*)', () => {
+  const [, ec2] = only('aws_instance');
+  assert(resolve(ec2.instance_type) === 't3.micro', `instance_type: ${show(resolve(ec2.instance_type))}`);
+  const ami = /^\$\{data\.aws_ami\.([A-Za-z0-9_-]+)\.id\}$/.exec(ec2.ami);
+  assert(ami, `ami: ${show(ec2.ami)} is not a data.aws_ami`);
+  const d = M.data.aws_ami[ami[1]];
+  assert(eq(d.owners, ['136693071363']), `owners: ${show(d.owners)}`);
+  const nameFilter = (d.filter || []).find((f) => f.name === 'name');
+  assert(nameFilter && eq(nameFilter.values, ['debian-12-amd64-*']), `name filter: ${show(nameFilter)}`);
+  assert(d.most_recent === true, 'most_recent = true');
+});
+
+check('EC2: in a public subnet with a public IPv4 address', () => {
+  const [, ec2] = only('aws_instance');
+  const { tier } = subnetTiers();
+  assert(tier[refOf(ec2.subnet_id, 'id')] === 'public', `subnet ${show(ec2.subnet_id)} is ${tier[refOf(ec2.subnet_id, 'id')]}`);
+  assert(ec2.associate_public_ip_address === true || resources('aws_eip').length > 0, 'no public address');
+});
+
+check('EC2: IMDSv2 required (http_tokens = "required")', () => {
+  const [, ec2] = only('aws_instance');
+  const md = (ec2.metadata_options || [])[0] || {};
+  assert(md.http_tokens === 'required', `http_tokens: ${show(md.http_tokens)}`);
+  assert(md.http_put_response_hop_limit === undefined || md.http_put_response_hop_limit <= 1, 'hop limit above 1');
+});
+
+check('EC2: root volume gp3, 20 GiB, encrypted', () => {
+  const [, ec2] = only('aws_instance');
+  const root = (ec2.root_block_device || [])[0] || {};
+  assert(root.encrypted === true, `encrypted: ${show(root.encrypted)}`);
+  assert(root.volume_type === 'gp3' && resolve(root.volume_size) === 20, `${show(root.volume_type)} ${show(resolve(root.volume_size))} GiB`);
+});
+
+check('EC2: runs with the instance profile whose role this stack defines, after its policy exists', () => {
+  const [, ec2] = only('aws_instance');
+  const profile = refOf(ec2.iam_instance_profile, 'name');
+  assert(profile && profile.startsWith('aws_iam_instance_profile.'), `iam_instance_profile: ${show(ec2.iam_instance_profile)}`);
+  const p = M.resource.aws_iam_instance_profile[profile.split('.')[1]];
+  assert(refOf(p.role, 'name') && refOf(p.role, 'name').startsWith('aws_iam_role.'), `profile role: ${show(p.role)}`);
+  const policies = resources('aws_iam_role_policy').map(([n]) => `\${aws_iam_role_policy.${n}}`);
+  assert(policies.every((x) => (ec2.depends_on || []).includes(x)),
+    `depends_on ${show(ec2.depends_on)}: the first boot reads the secret, so the instance must wait for its policy`);
+});
+
+// --- IAM
+
+check('IAM: the role is assumable by ec2.amazonaws.com only', () => {
+  const [, role] = only('aws_iam_role');
+  const docs = policyDocs();
+  const statements = docs[docOf(role.assume_role_policy)];
+  assert(statements, `assume_role_policy ${show(role.assume_role_policy)} is not an aws_iam_policy_document`);
+  for (const s of statements) {
+    assert(eq(s.actions, ['sts:AssumeRole']), `actions ${show(s.actions)}`);
+    assert(eq(s.principals, [{ identifiers: ['ec2.amazonaws.com'], type: 'Service' }]), `principals ${show(s.principals)}`);
+  }
+});
+
+check('IAM: exactly one inline policy, no managed policies or attachments', () => {
+  const [roleName, role] = only('aws_iam_role');
+  for (const t of ['aws_iam_role_policy_attachment', 'aws_iam_policy_attachment', 'aws_iam_policy', 'aws_iam_role_policies_exclusive']) {
+    assert(resources(t).length === 0, `${t} present`);
+  }
+  assert(!role.managed_policy_arns && !role.inline_policy, 'managed_policy_arns/inline_policy on the role');
+  const inline = resources('aws_iam_role_policy').filter(([, p]) => refOf(p.role, 'id') === `aws_iam_role.${roleName}` ||
+    refOf(p.role, 'name') === `aws_iam_role.${roleName}`);
+  assert(inline.length === 1 && resources('aws_iam_role_policy').length === 1, `aws_iam_role_policy: ${inline.length}`);
+});
+
+check('IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN', () => {
+  const [, policy] = only('aws_iam_role_policy');
+  const statements = policyDocs()[docOf(policy.policy)];
+  assert(statements, `policy ${show(policy.policy)} is not an aws_iam_policy_document (a jsonencode() policy cannot be checked)`);
+  assert(statements.length === 1, `${statements.length} statements`);
+  const [s] = statements;
+  const [dbName] = only('aws_db_instance');
+  assert((s.effect || 'Allow') === 'Allow', `effect ${s.effect}`);
+  assert(eq(s.actions, ['secretsmanager:GetSecretValue']), `actions ${show(s.actions)}`);
+  assert(eq(s.resources, [`\${aws_db_instance.${dbName}.master_user_secret[0].secret_arn}`]), `resources ${show(s.resources)}`);
+  assert(!s.not_actions && !s.not_resources, 'not_actions/not_resources grant everything else');
+});
+
+check('IAM: no "*" in any action or resource of any policy document', () => {
+  for (const [name, statements] of Object.entries(policyDocs())) {
+    for (const s of statements) {
+      for (const v of [...(s.actions || []), ...(s.resources || []), ...(s.not_actions || []), ...(s.not_resources || [])]) {
+        assert(!/\*/.test(String(v).replace(/\[\*\]/g, '')), `${name}: ${show(v)}`);
+      }
+    }
+  }
+  for (const [name, p] of resources('aws_iam_role_policy')) {
+    assert(!/"\*"|:\*"/.test(String(p.policy)), `aws_iam_role_policy.${name}: wildcard`);
+  }
+});
+
+// --- RDS
+
+check('RDS: PostgreSQL 15', () => {
+  const [, db] = only('aws_db_instance');
+  assert(db.engine === 'postgres', `engine ${show(db.engine)}`);
+  assert(String(resolve(db.engine_version)).split('.')[0] === '15', `engine_version ${show(resolve(db.engine_version))}`);
+});
+
+check('RDS: db.t4g.micro, Single-AZ, gp3 20 GiB', () => {
+  const [, db] = only('aws_db_instance');
+  assert(resolve(db.instance_class) === 'db.t4g.micro', `instance_class ${show(resolve(db.instance_class))}`);
+  assert(db.multi_az === false, `multi_az ${show(db.multi_az)}`);
+  assert(db.storage_type === 'gp3' && resolve(db.allocated_storage) === 20, `${show(db.storage_type)} ${show(resolve(db.allocated_storage))}`);
+});
+
+check('RDS: not publicly accessible', () => {
+  const [, db] = only('aws_db_instance');
+  assert(db.publicly_accessible === false, `publicly_accessible = ${show(db.publicly_accessible)}`);
+});
+
+check('RDS: storage encrypted', () => {
+  const [, db] = only('aws_db_instance');
+  assert(db.storage_encrypted === true, `storage_encrypted = ${show(db.storage_encrypted)}`);
+});
+
+check('RDS: automated backups kept >= 7 days', async () => {
+  const [, db] = only('aws_db_instance');
+  const days = resolve(db.backup_retention_period);
+  assert(typeof days === 'number' && days >= 7, `backup_retention_period ${show(days)}`);
+  const m = /^\$\{var\.([A-Za-z0-9_]+)\}$/.exec(db.backup_retention_period);
+  if (m) assert(!(await H.validate(M, m[1], 6)).ok, `var.${m[1]} accepts 6`);
+});
+
+check('RDS: master password managed by RDS (Secrets Manager), none in code', () => {
+  const [, db] = only('aws_db_instance');
+  assert(db.manage_master_user_password === true, `manage_master_user_password ${show(db.manage_master_user_password)}`);
+  assert(!('password' in db) && !('password_wo' in db), 'aws_db_instance sets password');
+  for (const f of files) {
+    const hit = /^(?!\s*#)[^\n]*\b(password|passwd|secret_string)\s*=\s*"[^"$\n]+"/im.exec(f.text);
+    assert(!hit, `${f.name}: ${hit && hit[0].trim()}`);
+  }
+  assert(resources('aws_secretsmanager_secret_version').length === 0 && resources('random_password').length === 0,
+    'the password must not pass through Terraform');
+});
+
+check('RDS: subnet group over the private subnets only', () => {
+  const [, db] = only('aws_db_instance');
+  const group = refOf(db.db_subnet_group_name, 'name');
+  assert(group && group.startsWith('aws_db_subnet_group.'), `db_subnet_group_name ${show(db.db_subnet_group_name)}`);
+  const g = M.resource.aws_db_subnet_group[group.split('.')[1]];
+  const refs = [].concat(g.subnet_ids).flatMap((v) => H.references(v));
+  const { tier } = subnetTiers();
+  assert(refs.length > 0 && refs.every((r) => tier[r] === 'private'), `subnet_ids ${show(g.subnet_ids)}`);
+  const subnets = refs.map((r) => M.resource.aws_subnet[r.split('.')[1]]);
+  assert(subnets.reduce((n, s) => n + Number(s.count || 1), 0) >= 2, 'an RDS subnet group needs two AZs');
+});
+
+check('RDS: TLS forced (rds.force_ssl = 1)', () => {
+  const [, db] = only('aws_db_instance');
+  const pg = refOf(db.parameter_group_name, 'name');
+  assert(pg && pg.startsWith('aws_db_parameter_group.'), `parameter_group_name ${show(db.parameter_group_name)}`);
+  const params = M.resource.aws_db_parameter_group[pg.split('.')[1]].parameter || [];
+  assert(params.some((p) => p.name === 'rds.force_ssl' && String(p.value) === '1'), 'rds.force_ssl is not 1');
+});
+
+check('RDS: destroy keeps a final snapshot by default', () => {
+  const [, db] = only('aws_db_instance');
+  assert(resolve(db.skip_final_snapshot) === false, `skip_final_snapshot default ${show(resolve(db.skip_final_snapshot))}`);
+  assert(db.final_snapshot_identifier, 'final_snapshot_identifier');
+});
+
+// --- outputs, user data, example variables
+
+check('outputs: app_url, ssh_command, rds_endpoint, db_secret_arn', () => {
+  for (const name of ['app_url', 'ssh_command', 'rds_endpoint', 'db_secret_arn']) {
+    assert(M.output[name] && M.output[name].description, `output ${name}`);
+  }
+  assert(/^http:\/\/\$\{aws_instance\.[a-z_]+\.public_(dns|ip)\}$/.test(M.output.app_url.value), `app_url ${show(M.output.app_url.value)}`);
+});
+
+function userData() {
+  const [, ec2] = only('aws_instance');
+  const m = /^\$\{templatefile\("\$\{path\.module\}\/([A-Za-z0-9_.-]+)", local\.([a-z_]+)\)\}$/.exec(ec2.user_data);
+  assert(m, `user_data ${show(ec2.user_data)} is not templatefile(path, local.x)`);
+  const vars = M.locals[m[2]];
+  assert(vars && typeof vars === 'object', `local.${m[2]} is not an object`);
+  const src = fs.readFileSync(path.join(dir, m[1]), 'utf8');
+  // Realistic, long sample values (the size limit must hold for real ones).
+  const sample = {};
+  for (const [k, v] of Object.entries(vars)) {
+    const fileRef = typeof v === 'string' && /^\$\{file\("\$\{path\.module\}\/([A-Za-z0-9_./-]+)"\)\}$/.exec(v);
+    if (fileRef) sample[k] = fs.readFileSync(path.join(dir, fileRef[1]), 'utf8');
+    else if (!H.isExpr(v)) sample[k] = v;
+    else if (/master_user_secret/.test(v)) sample[k] = 'arn:aws:secretsmanager:sa-east-1:123456789012:secret:rds!db-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0-AbCdEf';
+    else if (/\.address\}$/.test(v)) sample[k] = 'togglemaster-db.c1a2b3c4d5e6.sa-east-1.rds.amazonaws.com';
+    else if (/\.port\}$/.test(v)) sample[k] = 5432;
+    else if (/deb_url/.test(v)) sample[k] = `https://github.com/example-org/togglemaster/releases/download/v0.1.0/${'x'.repeat(120)}.deb`;
+    else if (/deb_sha256/.test(v)) sample[k] = 'a'.repeat(64);
+    else sample[k] = resolve(v);
+    assert(sample[k] !== undefined, `no sample value for ${k} = ${v}`);
+  }
+  return { template: m[1], vars, sample, src };
+}
+
+check('user data: the template uses exactly the variables passed to it', () => {
+  const { vars, sample, src } = userData();
+  const { used } = H.renderTemplate(src, sample);
+  const unused = Object.keys(vars).filter((k) => !used.has(k));
+  assert(unused.length === 0, `passed but unused: ${unused.join(', ')}`);
+});
+
+check('user data: renders to a bash script that parses (bash -n), under 16 KiB', () => {
+  const { sample, src } = userData();
+  const { text } = H.renderTemplate(src, sample);
+  assert(text.startsWith('#!/bin/bash\n'), 'no #!/bin/bash line');
+  assert(Buffer.byteLength(text) < EC2_USER_DATA_LIMIT, `${Buffer.byteLength(text)} bytes (EC2 limit ${EC2_USER_DATA_LIMIT})`);
+  const tmp = path.join(os.tmpdir(), `tm-user-data-${process.pid}.sh`);
+  fs.writeFileSync(tmp, text);
+  try {
+    execFileSync('bash', ['-n', tmp], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Fail(`bash -n: ${String(err.stderr).trim()}`);
+  } finally {
+    fs.unlinkSync(tmp);
+  }
+  const embedded = Object.entries(sample).filter(([, v]) => typeof v === 'string' && v.includes('\n'));
+  for (const [k, v] of embedded) {
+    const delim = new RegExp(`<<'([A-Z_]+)'\\n\\$\\{${k}\\}\\n\\1$`, 'm').exec(src);
+    assert(delim, `${k}: not embedded as <<'DELIM' ... DELIM`);
+    assert(!v.split('\n').includes(delim[1]), `${k} contains its heredoc delimiter ${delim[1]}`);
+  }
+});
+
+check('user data: starts the service on port 80 and writes the env file from the secret', () => {
+  const { vars, sample, src } = userData();
+  assert(String(vars.app_port) === '80', `app_port ${show(vars.app_port)}`);
+  assert(/AmbientCapabilities=CAP_NET_BIND_SERVICE/.test(src), 'no CAP_NET_BIND_SERVICE drop-in for port 80');
+  assert(/systemctl (enable|restart)[^\n]*togglemaster\.service/.test(src), 'does not start togglemaster.service');
+  assert(/togglemaster-fetch-secret/.test(src) && /secretsmanager get-secret-value|"get-secret-value"/.test(sample.fetch_secret || ''), 'no secret fetch');
+  assert(/sha256sum -c/.test(src), 'the .deb checksum is never checked');
+});
+
+check('terraform.tfvars.example sets only declared variables and no secret', async () => {
+  const file = path.join(dir, 'terraform.tfvars.example');
+  const text = fs.readFileSync(file, 'utf8');
+  const json = await require('@cdktf/hcl2json').parse('terraform.tfvars', text);
+  const unknown = Object.keys(json).filter((k) => !(k in M.variable));
+  assert(unknown.length === 0, `undeclared: ${unknown.join(', ')}`);
+  assert(!/password/i.test(Object.keys(json).join(' ')), 'sets a password');
+  for (const [k, v] of Object.entries(json)) {
+    const r = await H.validate(M, k, v);
+    assert(r.ok, `${k}: ${r.failed.join('; ')}`);
+  }
+});
+
+check('cost table (prices.json) prices the Terraform defaults', () => {
+  const file = path.join(dir, 'prices.json');
+  const usage = JSON.parse(fs.readFileSync(file, 'utf8')).usage;
+  const [, ec2] = only('aws_instance');
+  const [, db] = only('aws_db_instance');
+  const want = {
+    instance_type: resolve(ec2.instance_type),
+    root_volume_gb: resolve(ec2.root_block_device[0].volume_size),
+    db_instance_class: resolve(db.instance_class),
+    db_multi_az: db.multi_az,
+    db_storage_gb: resolve(db.allocated_storage),
+    backup_retention_days: resolve(db.backup_retention_period),
+    public_ipv4_addresses: ec2.associate_public_ip_address ? 1 : 0,
+  };
+  const diff = Object.keys(want).filter((k) => usage[k] !== want[k]).map((k) => `${k}: ${show(usage[k])} != ${show(want[k])}`);
+  assert(diff.length === 0, diff.join(', '));
+});
+
+// ------------------------------------------------------------------ main
+
+async function runDir(d) {
+  dir = path.resolve(d);
+  results = [];
+  let loaded;
+  try {
+    loaded = await H.loadDir(dir);
+  } catch (err) {
+    return [{ name: `load ${dir}`, error: err.message }];
+  }
+  files = loaded.files;
+  M = loaded.model;
+  for (const name of loaded.names) {
+    const err = loaded.errors.find((e) => e.name === name);
+    results.push(err ? { name: `parse ${name}`, error: err.error } : { name: `parse ${name}` });
+  }
+  for (const { name, fn } of checks) {
+    try {
+      await fn();
+      results.push({ name });
+    } catch (err) {
+      const why = err instanceof Fail ? err.message : `${err.constructor.name}: ${err.message}`;
+      results.push({ name, error: why });
+    }
+  }
+  return results;
+}
+
+function print(rs) {
+  let failed = 0;
+  for (const r of rs) {
+    if (r.error) failed++;
+    console.log(r.error ? `FAIL - ${r.name}: ${r.error}` : `ok - ${r.name}`);
+  }
+  return failed;
+}
+
+(async () => {
+  const args = process.argv.slice(2);
+  if (args[0] === '--render-user-data') {
+    dir = path.resolve(args[1]);
+    const loaded = await H.loadDir(dir);
+    if (loaded.errors.length) throw new Error(loaded.errors.map((e) => `${e.name}: ${e.error}`).join('; '));
+    M = loaded.model;
+    const { sample, src } = userData();
+    const render = (json) => H.renderTemplate(src, { ...sample, ...JSON.parse(json || '{}') }).text;
+    const outputs = args.slice(2).filter((a) => /^[^{][^=]*=/.test(a));
+    if (outputs.length === 0) process.stdout.write(render(args[2]));
+    for (const o of outputs) fs.writeFileSync(o.slice(0, o.indexOf('=')), render(o.slice(o.indexOf('=') + 1)));
+    return;
+  }
+  if (args[0] === '--each') {
+    for (const d of args.slice(1)) {
+      console.log(`### ${d}`);
+      print(await runDir(d));
+    }
+    return;
+  }
+  const rs = await runDir(args[0] || path.join(__dirname, '..', '..', 'deploy', 'aws'));
+  const failed = print(rs);
+  console.log(`policy: ${rs.length - failed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+})();

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Runs the EC2 user data (deploy/aws/user-data.sh.tftpl, rendered as
+# templatefile() would) end to end on this machine, against stubs: apt-get,
+# curl, aws, systemctl, journalctl and sleep are fakes that record their
+# calls, and everything the script writes lands in a private mount namespace
+# (overlays on /etc and /usr/sbin, tmpfs on /usr/local/{sbin,share} and
+# /var/cache), so the host is not touched. Needs root (unshare -m), as CI is.
+# The units it writes are then checked with `systemd-analyze verify` beside
+# the package's own unit (packaging/deb/togglemaster.service).
+#
+# Prints ok/FAIL lines and `user-data: N passed, N failed`; exit 1 on failure.
+#
+# The helpers below are called through `check`, and the single-quoted
+# scripts are meant for the stubs and the namespace, not this shell:
+# shellcheck disable=SC2016,SC2317
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+
+passed=0
+failed=0
+check() { # check NAME CONDITION-COMMAND...
+  local name=$1; shift
+  if "$@" >/dev/null 2>&1; then echo "ok - user data: $name"; passed=$((passed + 1))
+  else echo "FAIL - user data: $name"; failed=$((failed + 1)); fi
+}
+finish() { echo "user-data: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+
+if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
+  echo "FAIL - user data: simulation needs root and mount namespaces (unshare -m)"
+  failed=1
+  finish
+fi
+
+sim=$(mktemp -d)
+trap 'rm -rf "$sim"' EXIT
+mkdir -p "$sim/bin"
+DEB_CONTENT="not really a package"
+DEB_SHA=$(printf '%s' "$DEB_CONTENT" | sha256sum | cut -d' ' -f1)
+PASSWORD='p"a$s`w'"'"'o\rd {}$(id)'
+
+# --- stubs (SIM points at the log directory; READY=0 makes /ready fail)
+cat >"$sim/bin/apt-get" <<'EOF'
+#!/bin/sh
+held=none
+[ -x /usr/sbin/policy-rc.d ] && { /usr/sbin/policy-rc.d; held=$?; }
+echo "apt-get $* [policy-rc.d:$held]" >>"$SIM/log"
+EOF
+cat >"$sim/bin/curl" <<EOF
+#!/bin/bash
+echo "curl \$*" >>"\$SIM/log"
+out= url=
+while [ \$# -gt 0 ]; do case \$1 in -o) out=\$2; shift 2 ;; *) url=\$1; shift ;; esac; done
+case \$url in
+  *global-bundle.pem) printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' >"\$out" ;;
+  *.deb) printf '%s' '$DEB_CONTENT' >"\$out" ;;
+  */ready) [ "\${READY:-1}" = 1 ] ;;
+  *) exit 22 ;;
+esac
+EOF
+cat >"$sim/bin/aws" <<EOF
+#!/usr/bin/python3
+import json, os, sys
+open(os.environ["SIM"] + "/log", "a").write("aws " + " ".join(sys.argv[1:]) + "\n")
+print(json.dumps({"VersionId": "v1", "SecretString": json.dumps({"username": "togglemaster", "password": $(printf '%s' "$PASSWORD" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')})}))
+EOF
+cat >"$sim/bin/systemctl" <<'EOF'
+#!/bin/bash
+echo "systemctl $*" >>"$SIM/log"
+case "$*" in
+  "start togglemaster-secret.service") exec /usr/local/sbin/togglemaster-fetch-secret ;;
+  *is-active*) exit 3 ;;
+esac
+exit 0
+EOF
+printf '#!/bin/sh\necho "journalctl $*" >>"$SIM/log"\n' >"$sim/bin/journalctl"
+printf '#!/bin/sh\nexit 0\n' >"$sim/bin/sleep"
+chmod +x "$sim/bin/"*
+
+# The cases' user data, rendered in one node process (the parser is slow to load).
+DEB_URL=https://example.com/togglemaster_0.1.0_amd64.deb
+for c in deb badsum nodeb notready require; do mkdir -p "$sim/$c"; done
+node tests/infra/policy.js --render-user-data deploy/aws \
+  "$sim/deb/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
+  "$sim/badsum/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$(printf 'b%.0s' {1..64})\"}" \
+  "$sim/nodeb/user-data.sh={\"deb_url\": \"\"}" \
+  "$sim/notready/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
+  "$sim/require/user-data.sh={\"deb_url\": \"\", \"db_sslmode\": \"require\"}" ||
+  { echo "FAIL - user data: rendering the template"; failed=1; finish; }
+
+# run NAME [ENV...]: run NAME's user data in a private mount namespace;
+# leaves $sim/NAME/{log,out,rc,result/}.
+run() {
+  local name=$1; shift
+  local d="$sim/$name"
+  mkdir -p "$d"/{up-etc,work-etc,up-sbin,work-sbin,result}
+  : >"$d/log"
+  env SIM="$d" PATH="$sim/bin:$PATH" "$@" unshare -m bash -c '
+    set -e
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/up-etc,workdir=$1/work-etc" /etc
+    mount -t overlay overlay -o "lowerdir=/usr/sbin,upperdir=$1/up-sbin,workdir=$1/work-sbin" /usr/sbin
+    for m in /usr/local/sbin /usr/local/share /var/cache; do mount -t tmpfs tmpfs "$m"; done
+    rm -f /usr/sbin/policy-rc.d   # as on a fresh Debian AMI
+    set +e
+    bash "$1/user-data.sh" >"$1/out" 2>&1
+    echo $? >"$1/rc"
+    cp -a /etc/togglemaster "$1/result/etc" 2>/dev/null
+    cp -a /etc/systemd/system "$1/result/systemd" 2>/dev/null
+    cp -a /usr/local/share/togglemaster "$1/result/share" 2>/dev/null
+    cp -a /usr/local/sbin "$1/result/sbin" 2>/dev/null
+    [ -e /usr/sbin/policy-rc.d ] && touch "$1/result/policy-rc.d-left"
+    if [ "${VERIFY:-0}" = 1 ]; then
+      # The units as systemd would load them: the package unit (stub binary)
+      # with the drop-in, and the secret service and timer.
+      mkdir -p "$1/up-bin" "$1/work-bin"
+      mount -t overlay overlay -o "lowerdir=/usr/bin,upperdir=$1/up-bin,workdir=$1/work-bin" /usr/bin
+      printf "#!/bin/sh\n" >/usr/bin/togglemaster && chmod 0755 /usr/bin/togglemaster
+      cp packaging/deb/togglemaster.service /etc/systemd/system/togglemaster.service
+      systemd-analyze verify --man=no togglemaster.service togglemaster-secret.service \
+        togglemaster-secret.timer >"$1/verify.out" 2>&1
+      echo $? >"$1/verify.rc"
+    fi
+    true' _ "$d"
+}
+rc() { [ "$(cat "$sim/$1/rc" 2>/dev/null)" = "$2" ]; }
+logs() { grep -q -- "$2" "$sim/$1/log"; }
+env_value() { bash -c 'set -a; . "$1"; printf %s "${!2}"' _ "$sim/$1/result/etc/togglemaster.env" "$2"; }
+password_ok() { [ "$(env_value "$1" DB_PASSWORD)" = "$PASSWORD" ]; }
+mode() { [ "$(stat -c %a "$sim/$1/result/$2")" = "$3" ]; }
+order() { # order CASE FIRST SECOND: FIRST is logged before SECOND
+  local a b
+  a=$(grep -n -m1 -- "$2" "$sim/$1/log" | cut -d: -f1)
+  b=$(grep -n -m1 -- "$3" "$sim/$1/log" | cut -d: -f1)
+  [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ]
+}
+
+# --- 1. the normal path: deb_url + checksum
+run deb VERIFY=1
+check "installs and starts: exit 0, /ready waited for" rc deb 0
+check "installs awscli first" logs deb "apt-get install -y -q --no-install-recommends awscli"
+check "installs the .deb with service starts held (policy-rc.d 101)" \
+  logs deb "apt-get install .*togglemaster.deb \[policy-rc.d:101\]"
+check "removes its policy-rc.d afterwards" test ! -e "$sim/deb/result/policy-rc.d-left"
+check "writes the env file after the package (conffile) is installed" \
+  order deb "togglemaster.deb \[policy-rc.d" "aws secretsmanager get-secret-value"
+check "env file: password from the secret, byte for byte" password_ok deb
+check "env file: mode 0600" mode deb etc/togglemaster.env 600
+check "env file: PORT=80, DB_* set, DATABASE_URL empty" bash -c \
+  "[ \"\$(set -a; . '$sim/deb/result/etc/togglemaster.env'; echo \"\$PORT|\$DATABASE_URL|\$DB_PORT|\$DB_NAME|\$PGSSLMODE\")\" = '80||5432|togglemaster|verify-full' ]"
+check "env file: PGSSLROOTCERT names the downloaded RDS CA bundle" bash -c \
+  "f=\$(set -a; . '$sim/deb/result/etc/togglemaster.env'; echo \"\$PGSSLROOTCERT\"); [ \"\$f\" = /usr/local/share/togglemaster/rds-ca-bundle.pem ] && grep -q 'BEGIN CERTIFICATE' '$sim/deb/result/share/rds-ca-bundle.pem'"
+check "drop-in: CAP_NET_BIND_SERVICE and credentials before start" bash -c \
+  "grep -qx 'AmbientCapabilities=CAP_NET_BIND_SERVICE' '$sim/deb/result/systemd/togglemaster.service.d/aws.conf' && grep -qx 'After=togglemaster-secret.service' '$sim/deb/result/systemd/togglemaster.service.d/aws.conf'"
+check "enables the refresh timer and the service, restarts it" bash -c \
+  "grep -q 'enable --now togglemaster-secret.timer' '$sim/deb/log' && grep -q 'enable togglemaster.service' '$sim/deb/log' && grep -q 'restart togglemaster.service' '$sim/deb/log'"
+check "the password never reaches the cloud-init log" bash -c "! grep -qF -- 'p\"a\$s' '$sim/deb/out'"
+
+if command -v systemd-analyze >/dev/null 2>&1 && [ -f packaging/deb/togglemaster.service ]; then
+  check "units: systemd-analyze verify is silent (package unit + drop-in, secret service + timer)" bash -c \
+    "[ \"\$(cat '$sim/deb/verify.rc')\" = 0 ] && [ ! -s '$sim/deb/verify.out' ]"
+  [ -s "$sim/deb/verify.out" ] && sed 's/^/    /' "$sim/deb/verify.out"
+else
+  echo "FAIL - user data: units: systemd-analyze (Debian package systemd) and packaging/deb/togglemaster.service are needed"
+  failed=$((failed + 1))
+fi
+
+# --- 2. checksum mismatch: nothing installed or started
+run badsum
+check "checksum mismatch: fails before installing" bash -c \
+  "[ \"\$(cat '$sim/badsum/rc')\" != 0 ] && ! grep -q 'togglemaster.deb \[' '$sim/badsum/log' && ! grep -q 'restart togglemaster' '$sim/badsum/log'"
+
+# --- 3. no deb_url: prepared for a manual install
+run nodeb
+check "no deb_url: exit 0, env file written, timer on, service untouched" bash -c \
+  "[ \"\$(cat '$sim/nodeb/rc')\" = 0 ] && [ -s '$sim/nodeb/result/etc/togglemaster.env' ] && grep -q 'togglemaster-secret.timer' '$sim/nodeb/log' && ! grep -Eq '(enable|restart) togglemaster.service' '$sim/nodeb/log'"
+
+# --- 4. the service never gets ready: cloud-init must report an error
+run notready READY=0
+check "service not ready: exit non-zero with the unit's journal" bash -c \
+  "[ \"\$(cat '$sim/notready/rc')\" != 0 ] && grep -q 'journalctl --no-pager -u togglemaster.service' '$sim/notready/log'"
+
+# --- 5. sslmode=require: no CA bundle needed
+run require
+check "sslmode require: no CA download, no PGSSLROOTCERT" bash -c \
+  "[ \"\$(cat '$sim/require/rc')\" = 0 ] && ! grep -q global-bundle '$sim/require/log' && ! grep -q PGSSLROOTCERT '$sim/require/result/etc/togglemaster.env'"
+
+for c in deb badsum nodeb notready require; do
+  if [ ! -s "$sim/$c/rc" ]; then echo "--- $c: did not run"; cat "$sim/$c/out" 2>/dev/null; fi
+done
+if [ "$failed" -ne 0 ]; then
+  for c in deb badsum nodeb notready require; do echo "--- $c (exit $(cat "$sim/$c/rc" 2>/dev/null))"; tail -n 5 "$sim/$c/out" 2>/dev/null; done
+fi
+finish
