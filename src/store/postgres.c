@@ -235,19 +235,29 @@ static enum store_status run(struct pg_conn *c, enum pg_statement which, const c
     }
 }
 
-/* Simple statements for migrations: returns 0 or -1 with the error set. */
-static int exec_simple(struct pg_conn *c, const char *sql, enum store_status *st)
+/* Unprepared statements (migrations, LISTEN): returns 0, with the result
+ * in *out when out is not NULL (caller clears it), or -1 with *st set. */
+static int exec_params(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
+                       PGresult **out, enum store_status *st)
 {
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus(res);
 
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-        PQclear(res);
+        if (out != NULL)
+            *out = res;
+        else
+            PQclear(res);
         return 0;
     }
     *st = classify(c, res, "migrate");
     PQclear(res);
     return -1;
+}
+
+static int exec_simple(struct pg_conn *c, const char *sql, enum store_status *st)
+{
+    return exec_params(c, sql, 0, NULL, NULL, st);
 }
 
 static enum store_status pg_migrate(struct store_conn *conn, int *applied)
@@ -274,13 +284,8 @@ static enum store_status pg_migrate(struct store_conn *conn, int *applied)
         bool done;
 
         snprintf(version, sizeof version, "%d", m->version);
-        res = PQexecParams(c->pg, "SELECT 1 FROM schema_migrations WHERE version = $1",
-                           1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            st = classify(c, res, "migrate");
-            PQclear(res);
+        if (exec_params(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, params, &res, &st) != 0)
             goto out;
-        }
         done = PQntuples(res) > 0;
         PQclear(res);
         if (done)
@@ -289,14 +294,9 @@ static enum store_status pg_migrate(struct store_conn *conn, int *applied)
             goto out;
         if (exec_simple(c, m->sql, &st) != 0)
             goto rollback;
-        res = PQexecParams(c->pg, "INSERT INTO schema_migrations(version, name) VALUES($1, $2)",
-                           2, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            st = classify(c, res, "migrate");
-            PQclear(res);
+        if (exec_params(c, "INSERT INTO schema_migrations(version, name) VALUES($1, $2)", 2, params, NULL,
+                        &st) != 0)
             goto rollback;
-        }
-        PQclear(res);
         if (exec_simple(c, "COMMIT", &st) != 0)
             goto out;
         (*applied)++;
