@@ -165,13 +165,11 @@ const char *http_query(struct http_request *req, const char *key)
 
 void http_suspend(struct http_request *req)
 {
-    req->suspended = true;
     MHD_suspend_connection(req->conn);
 }
 
 void http_resume(struct http_request *req)
 {
-    req->suspended = false;
     MHD_resume_connection(req->conn);
 }
 
@@ -217,7 +215,7 @@ static void append_body(struct http_request *req, const char *data, size_t size)
         while (cap < req->body_len + size)
             cap *= 2;
         char *grown = realloc(req->body, cap);
-        if (grown == NULL) {
+        if (grown == NULL) {            /* out of memory: refused like an oversized body */
             req->body_too_large = true;
             return;
         }

@@ -53,7 +53,6 @@ struct http_request {
     size_t body_len, body_cap;
     bool body_too_large;
     bool dispatched;           /* the handler ran once (it may have suspended) */
-    bool suspended;
     struct http_reply reply;   /* filled by a worker before resuming */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     long long started_ns;
