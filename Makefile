@@ -30,8 +30,12 @@ OBJ        := $(SRC:%.c=$(BUILD)/obj/%.o)
 LIB_OBJ    := $(filter-out $(BUILD)/obj/src/main.o,$(OBJ))
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+# The parsers the fuzz targets exercise are pure modules: link them directly.
+FUZZ_DEPS  := src/flag.c src/router.c src/config.c
 
-.PHONY: all run test unit deps clean image-test deb deb-test FORCE
+.PHONY: all run test unit fuzz deps clean image-test deb deb-test FORCE
 all: $(BUILD)/togglemaster
 
 $(BUILD)/togglemaster: $(OBJ)
@@ -53,6 +57,17 @@ $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJ)
 
 unit: $(UNIT_BIN)
 
+# libFuzzer targets for every parser (request bodies, paths, numbers), with
+# ASan+UBSan; `make test` runs each briefly, `make fuzz FUZZ_SECONDS=600`
+# longer.
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -O1 -g -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^ $(PKG_LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run.sh
+
 deps:
 	@scripts/install-deps.sh vpc
 
@@ -73,6 +88,7 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang OPT=-O1 \
 	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" build/tsan/unit/test_snapshot
 	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang build/clang/togglemaster
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@tests/run-all.sh
 
 # Builds the real Dockerfile with buildah on local debootstrap stand-ins for

@@ -292,34 +292,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* ---- daemon ----------------------------------------------------------- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes in place, once. "%00" stays as it is: a NUL would cut the
- * string short, so "a%00b" must not turn into "a". */
+/* libmicrohttpd's unescape hook: the router owns how paths decode. */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *text)
 {
-    char *in = text, *out = text;
-
     (void)cls;
     (void)conn;
-    while (*in != '\0') {
-        int hi, lo;
-        if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
-            (hi | lo) != 0) {
-            *out++ = (char)(hi * 16 + lo);
-            in += 3;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    *out = '\0';
-    return (size_t)(out - text);
+    return router_unescape(text);
 }
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)

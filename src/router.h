@@ -1,9 +1,9 @@
 /*
  * router — maps a method and a decoded path to a route.
  *
- * Owns: the table of routes and the methods each accepts (which is also the
- * Allow header of a 405). Pure: no I/O, no allocation; the route's path
- * parameter points into the caller's path string.
+ * Owns: how a request path is decoded, the table of routes and the methods
+ * each accepts (which is also the Allow header of a 405). Pure: no I/O, no
+ * allocation; the route's path parameter points into the caller's string.
  */
 #ifndef TM_ROUTER_H
 #define TM_ROUTER_H
@@ -39,6 +39,11 @@ struct route_match {
 
 enum http_method router_method(const char *method);
 void router_match(const char *method, const char *path, struct route_match *out);
+/* Percent-decodes text in place, once, and returns its new length. "%00"
+ * stays as it is: a NUL would cut the string short, so "a%00b" must not
+ * turn into "a". Used for the path and the query arguments. */
+size_t router_unescape(char *text);
+
 /* "GET, HEAD, POST" for an allowed mask; buf needs 64 bytes. */
 const char *router_allow_header(unsigned allowed, char *buf, size_t buflen);
 

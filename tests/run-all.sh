@@ -69,6 +69,7 @@ run_step api-asan-sqlite env "${san_env[@]}" TM_BINARY=build/asan/togglemaster T
 run_step api-asan-postgres env "${san_env[@]}" TM_BINARY=build/asan/togglemaster TM_TEST_BACKEND=postgres \
   TM_TEST_SLOW=1 $PY tests/api/run.py
 run_step sanitizer-reports sanitizer_reports
+run_step fuzz tests/fuzz/run.sh
 
 run_step smoke-script tests/smoke/run.sh
 run_step valgrind tests/valgrind/run.sh

@@ -41,5 +41,17 @@ int main(void)
                  "GET, HEAD, POST") == 0);
     route("PATCH", "/flags/x");
     CHECK(strcmp(router_allow_header(m.allowed, allow, sizeof allow), "GET, HEAD, PUT, DELETE") == 0);
+    /* Percent-decoding: once, never to a NUL, malformed escapes kept. */
+    struct { const char *in, *out; } cases[] = {
+        {"/flags/my%2Dflag", "/flags/my-flag"}, {"/flags/a%252Db", "/flags/a%2Db"},
+        {"/flags/a%00b", "/flags/a%00b"}, {"/x%2f%2F", "/x//"}, {"%", "%"}, {"%4", "%4"},
+        {"%zz%41", "%zzA"}, {"%e2%9c%93", "\xe2\x9c\x93"}, {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        strcpy(buf, cases[i].in);
+        size_t len = router_unescape(buf);
+        CHECK(strcmp(buf, cases[i].out) == 0 && len == strlen(cases[i].out));
+    }
     return CHECK_DONE("unit[router]");
 }
