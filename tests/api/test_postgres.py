@@ -244,6 +244,9 @@ class Outage(TMTestCase):
             s.start()
             self.assertStatus(s.get("/health"), 200)
             self.assertError(s.get("/ready"), 503, "/ready with the database down: ")
+            # Nothing loaded yet: reads cannot answer from memory either.
+            self.assertError(s.get("/flags"), 503, "GET /flags before the first load: ")
+            self.assertError(s.get("/flags/x"), 503, "GET /flags/x before the first load: ")
             r = s.post("/flags", {"name": "x"}, timeout=15)
             self.assertError(r, 503, "POST with the database down: ")
         finally:
