@@ -4,6 +4,8 @@
 #ifndef TM_STORE_BACKEND_H
 #define TM_STORE_BACKEND_H
 
+#include <stdatomic.h>
+
 #include "migrations.h"
 #include "store.h"
 
@@ -35,6 +37,11 @@ struct store_backend {
 struct store {
     const struct store_backend *backend;
     const struct config *cfg;
+    /* After a failed connect, other connections fail fast until this
+     * monotonic time (ms) instead of each waiting out the connect timeout:
+     * requests queued behind an unreachable database then get their 503 in
+     * milliseconds, not one connect timeout each. */
+    _Atomic long long unreachable_until_ms;
     /* Random per process: marks the changes this instance publishes so its
      * own listener can skip them. */
     char instance_id[17];

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "migrations.h"
@@ -130,6 +131,16 @@ static void set_pg_error(struct pg_conn *c, const char *what, const char *messag
             *p = ' ';
 }
 
+/* How long every connection fails fast after a failed connect. */
+#define UNREACHABLE_BACKOFF_MS 1000
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static bool connection_ok(struct pg_conn *c)
 {
     return c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK;
@@ -147,13 +158,22 @@ static enum store_status ensure_connected(struct pg_conn *c)
     if (c->pg != NULL && (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK))
         disconnect(c);
     if (c->pg == NULL) {
+        struct store *store = c->base.store;
+        long long now = monotonic_ms();
+        if (now < atomic_load(&store->unreachable_until_ms)) {
+            store_set_error(&c->base, "postgres connect: database unreachable at the last attempt; "
+                                      "retrying within %d ms", UNREACHABLE_BACKOFF_MS);
+            return STORE_UNAVAILABLE;
+        }
         snprintf(timeout, sizeof timeout, "%d", cfg->db_connect_timeout_s);
         c->pg = PQconnectdbParams(keys, values, 1);
         if (!connection_ok(c)) {
             set_pg_error(c, "connect", c->pg ? PQerrorMessage(c->pg) : "out of memory");
             disconnect(c);
+            atomic_store(&store->unreachable_until_ms, monotonic_ms() + UNREACHABLE_BACKOFF_MS);
             return STORE_UNAVAILABLE;
         }
+        atomic_store(&store->unreachable_until_ms, 0);
         snprintf(setting, sizeof setting, "SET statement_timeout = %d", cfg->db_statement_timeout_ms);
         res = PQexec(c->pg, setting);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {

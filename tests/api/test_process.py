@@ -344,6 +344,38 @@ class Shutdown(TMTestCase):
 
 class Robustness(TMTestCase):
 
+    def test_hung_database_answers_503_within_the_timeout_for_every_queued_write(self):
+        """A PostgreSQL that accepts TCP connections but never answers (a
+        black-holed database): each connect waits DB_CONNECT_TIMEOUT. With 40
+        writes queued on 2 store workers, one timeout each would keep the
+        last waiting 40 s; after the first failed connect the others must
+        fail fast, so all get their 503 within a few seconds."""
+        import threading
+        hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(128)               # the kernel completes handshakes; nobody speaks
+        self.addCleanup(hung.close)
+        url = "postgres://tm@127.0.0.1:%d/tm" % hung.getsockname()[1]
+        env = {"DB_CONNECT_TIMEOUT": 2, "DB_POOL_SIZE": 2}
+        with Server(url, env=env, wait="health") as s:
+            results = []
+            def write(i):
+                t0 = time.monotonic()
+                r = s.post("/flags", {"name": "hung-%d" % i}, timeout=60)
+                results.append((r.status, time.monotonic() - t0, r.json))
+            threads = [threading.Thread(target=write, args=(i,)) for i in range(40)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(70)
+            self.assertEqual(len(results), 40)
+            slowest = max(d for _, d, _ in results)
+            self.assertEqual(sorted({st for st, _, _ in results}), [503], results[:3])
+            self.assertTrue(all(isinstance(b, dict) and "error" in b for _, _, b in results))
+            self.assertLess(slowest, 8.0, "slowest 503 took %.1fs" % slowest)
+            self.assertError(s.get("/ready"), 503, "/ready with a hung database: ")
+            stop_and_check(self, s)
+
     def test_port_in_use_fails_fast(self):
         db = new_database("busy")
         migrate(db)
