@@ -122,3 +122,9 @@ bench:
 	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@python3 bench/run.py $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory build/bench/snapshot_bench
+	@build/bench/snapshot_bench
+
+build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/flag.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
