@@ -7,9 +7,11 @@
  * wait for a store worker, the access log line, and graceful shutdown
  * (stop accepting, let in-flight requests finish, then stop).
  *
- * Threading: THREADS event-loop threads (libmicrohttpd's thread pool, each
- * with its own epoll set); handlers run on them and must never block, so
- * anything that needs the database goes to the store workers (workers.h).
+ * Threading: one accept thread owns the listening socket and deals each new
+ * connection to one of THREADS event loops (a libmicrohttpd daemon with one
+ * internal epoll thread each, round-robin). Handlers run on the event loops
+ * and must never block, so anything that needs the database goes to the
+ * store workers (workers.h).
  *
  * Keep-alive trap (see DESIGN.md): a response queued on the first call of
  * the access handler for a request makes this libmicrohttpd version answer
@@ -29,6 +31,7 @@
 #define HTTP_REQUEST_ID_MAX 128
 #define HTTP_MAX_CONNECTIONS 10000
 #define HTTP_IDLE_TIMEOUT_S 60
+#define HTTP_LISTEN_BACKLOG 1024
 /* Per-connection memory of libmicrohttpd: the request line and headers must
  * fit (431 otherwise), and the body streams through it in pieces. The
  * library clears the used part between keep-alive requests, so its default
