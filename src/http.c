@@ -392,6 +392,18 @@ static void *acceptor_main(void *arg)
     return NULL;
 }
 
+/* libmicrohttpd aborts on internal inconsistencies; say so in the log, and
+ * get the buffered lines out first, so the cause is not lost with them. */
+static void on_mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    (void)cls;
+    log_event(LOG_ERROR, "libmicrohttpd panic",
+              json_pack("{s:s, s:i, s:s}", "file", file ? file : "", "line", (int)line,
+                        "reason", reason ? reason : ""));
+    log_flush();
+    abort();
+}
+
 struct http_server *http_start(struct app *app, char *err, size_t errlen)
 {
     const struct config *cfg = app->cfg;
@@ -406,6 +418,7 @@ struct http_server *http_start(struct app *app, char *err, size_t errlen)
         return NULL;
     }
     server->app = app;
+    MHD_set_panic_func(on_mhd_panic, NULL);
     server->listen_fd = open_listener(cfg, err, errlen);
     if (server->listen_fd < 0)
         goto fail;

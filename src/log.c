@@ -148,6 +148,16 @@ void log_stop_async(void)
     async_out.pending = async_out.spare = NULL;
 }
 
+void log_flush(void)
+{
+    pthread_mutex_lock(&async_out.lock);
+    if (async_out.running && async_out.len > 0) {
+        write_all(async_out.pending, async_out.len);
+        async_out.len = 0;
+    }
+    pthread_mutex_unlock(&async_out.lock);
+}
+
 /* Hands one whole line (ending in '\n') to the output. */
 static void emit_line(enum log_level level, const char *line, size_t len)
 {

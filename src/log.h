@@ -29,6 +29,8 @@
 void log_init(enum log_level level, enum log_format format);
 int log_start_async(void);
 void log_stop_async(void);
+/* Writes out whatever is buffered now (before an abort, for instance). */
+void log_flush(void);
 bool log_enabled(enum log_level level);
 
 /* Emits message with the fields of the object `fields` (may be NULL). The
