@@ -13,6 +13,7 @@
 
 struct store_backend {
     const char *name;
+    bool single_writer;   /* one connection for writes, whatever DB_POOL_SIZE says */
     const struct migration *migrations;  /* in version order */
     const int *migration_count;
     int (*open)(struct store *store, char *err, size_t errlen);

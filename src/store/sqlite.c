@@ -357,6 +357,7 @@ static enum store_status sqlite_flag_get(struct store_conn *conn, const char *na
 /* No change feed: one process owns the file, so every write is local. */
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
+    .single_writer = true,
     .migrations = sqlite_migrations,
     .migration_count = &sqlite_migration_count,
     .open = sqlite_open,

@@ -52,7 +52,7 @@ int store_latest_version(const struct store *store)
 
 int store_max_connections(const struct store *store)
 {
-    return store->backend == &store_sqlite_backend ? 1 : store->cfg->db_pool_size;
+    return store->backend->single_writer ? 1 : store->cfg->db_pool_size;
 }
 
 struct store_conn *store_conn_create(struct store *store, const char *purpose)
