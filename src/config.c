@@ -11,6 +11,55 @@
 #include <unistd.h>
 
 #define DEFAULT_DATABASE_URL "sqlite://./data/togglemaster.db"
+#define HIDDEN_PARAMETERS "?(parameters hidden)"
+
+/* ---- the numeric settings --------------------------------------------- */
+
+/* A default of 0 means "computed" (default_text says how). */
+struct int_setting {
+    const char *name;
+    size_t offset;             /* of the int in struct config */
+    long min, max, def;
+    const char *default_text;  /* for computed defaults, else NULL */
+    const char *meaning;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct int_setting int_settings[] = {
+    {"PORT", FIELD(port), 1, 65535, 5000, NULL, "TCP port to listen on"},
+    {"SHUTDOWN_TIMEOUT", FIELD(shutdown_timeout_s), 0, 3600, 10, NULL,
+     "seconds in-flight requests get to finish on SIGTERM/SIGINT"},
+    {"THREADS", FIELD(threads), 1, CONFIG_MAX_THREADS, 0, "cores", "HTTP event-loop threads"},
+    {"DB_POOL_SIZE", FIELD(db_pool_size), 1, CONFIG_MAX_POOL_SIZE, 0, "2 x THREADS",
+     "database connections, one per store worker (SQLite: 1 writer)"},
+    {"DB_CONNECT_TIMEOUT", FIELD(db_connect_timeout_s), 1, 600, 5, NULL,
+     "seconds to wait for a database connection"},
+    {"DB_STATEMENT_TIMEOUT", FIELD(db_statement_timeout_ms), 1, 3600000, 5000, NULL,
+     "milliseconds a statement may run; the client gives up 1 s later"},
+    {"RESYNC_INTERVAL", FIELD(resync_interval_s), 1, 86400, 30, NULL,
+     "seconds between full reloads of the flags from the database"},
+    {"MAX_CONNECTIONS", FIELD(max_connections), 16, 1000000, 10000, NULL,
+     "open client connections; past it the longest-idle keep-alive one is closed"},
+    {"KEEPALIVE_TIMEOUT", FIELD(keepalive_timeout_s), 1, 3600, 75, NULL,
+     "seconds an idle keep-alive connection stays open"},
+    {"HEADER_TIMEOUT", FIELD(header_timeout_s), 1, 600, 10, NULL,
+     "seconds a client has to send a request line and headers (408)"},
+    {"BODY_TIMEOUT", FIELD(body_timeout_s), 1, 3600, 30, NULL,
+     "seconds a client has to send a request body (408)"},
+    {"SEND_TIMEOUT", FIELD(send_timeout_s), 1, 3600, 30, NULL,
+     "seconds a response may make no progress before the connection closes"},
+    {"MAX_HEADER_BYTES", FIELD(max_header_bytes), 1024, 65536, 8192, NULL,
+     "bytes of request line plus headers (414/431 above)"},
+    {"MAX_BODY_BYTES", FIELD(max_body_bytes), 1, 16777216, 65536, NULL,
+     "bytes of request body (413 above)"},
+    {"MAX_UNSENT_MB", FIELD(max_unsent_mb), 1, 65536, 256, NULL,
+     "MiB of responses waiting on slow clients; past it stalled ones close"},
+};
+#define INT_SETTING_COUNT (sizeof int_settings / sizeof int_settings[0])
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -36,72 +85,136 @@ int config_parse_int(const char *text, long min, long max, long *out)
     return 0;
 }
 
-/* Reads an integer variable; unset or empty keeps the default. */
-static int env_int(const char *name, long min, long max, int *out,
-                   char *err, size_t errlen)
+/* Values are echoed in errors cut at 40 bytes and with anything but
+ * printable ASCII shown as '?', so the message stays one readable line. */
+static void quote_value(const char *value, char *out, size_t outlen)
 {
-    const char *text = getenv(name);
-    long value;
+    size_t n = 0;
 
-    if (text == NULL || *text == '\0')
-        return 0;
-    if (config_parse_int(text, min, max, &value) != 0)
-        return fail(err, errlen, "%s: invalid value '%.40s' (expected an integer from %ld to %ld)",
-                    name, text, min, max);
-    *out = (int)value;
+    for (; value[n] != '\0' && n < 40 && n + 1 < outlen; n++)
+        out[n] = (value[n] >= 0x20 && value[n] < 0x7f) ? value[n] : '?';
+    out[n] = '\0';
+}
+
+static int load_int_settings(struct config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < INT_SETTING_COUNT; i++) {
+        const struct int_setting *s = &int_settings[i];
+        const char *text = getenv(s->name);
+        int *field = (int *)((char *)cfg + s->offset);
+        char shown[48];
+        long value;
+
+        if (text == NULL || *text == '\0')
+            continue;   /* unset or empty keeps the default */
+        if (config_parse_int(text, s->min, s->max, &value) != 0) {
+            quote_value(text, shown, sizeof shown);
+            return fail(err, errlen, "%s: invalid value '%s' (expected an integer from %ld to %ld)",
+                        s->name, shown, s->min, s->max);
+        }
+        *field = (int)value;
+    }
     return 0;
 }
 
+/* ---- the database ------------------------------------------------------ */
+
 /* Appends key='value' to a libpq key/value connection string, quoting as
- * libpq documents: single quotes, with \ and ' escaped by a backslash. */
-static void conninfo_append(char *buf, size_t buflen, const char *key, const char *value)
+ * libpq documents: single quotes, with \ and ' escaped by a backslash. The
+ * caller sized buf with conninfo_room(). */
+static void conninfo_append(char *buf, const char *key, const char *value)
 {
     size_t len = strlen(buf);
 
-    if (value == NULL || *value == '\0' || len + 1 >= buflen)
+    if (value == NULL || *value == '\0')
         return;
-    len += (size_t)snprintf(buf + len, buflen - len, "%s%s='", len ? " " : "", key);
-    for (const char *p = value; *p && len + 3 < buflen; p++) {
+    len += (size_t)sprintf(buf + len, "%s%s='", len ? " " : "", key);
+    for (const char *p = value; *p; p++) {
         if (*p == '\\' || *p == '\'')
             buf[len++] = '\\';
         buf[len++] = *p;
     }
-    if (len + 2 <= buflen) {
-        buf[len++] = '\'';
-        buf[len] = '\0';
-    }
+    buf[len++] = '\'';
+    buf[len] = '\0';
 }
 
-/* A copy of a postgres URL with the password in its userinfo masked, and any
- * password= parameter dropped, so the target can be logged. */
+/* The most conninfo_append() can add for key and value. */
+static size_t conninfo_room(const char *key, const char *value)
+{
+    return value ? strlen(key) + 4 + 2 * strlen(value) : 0;
+}
+
+/* The original monolith's DB_* variables as a libpq key/value string, and
+ * the same without the password for logs. */
+static int load_legacy_database(struct config *cfg, const char *db_host, char *err, size_t errlen)
+{
+    const char *port = getenv("DB_PORT"), *name = getenv("DB_NAME"), *user = getenv("DB_USER");
+    const char *password = getenv("DB_PASSWORD");
+    char shown[48];
+    size_t room;
+    long port_value;
+
+    if (port == NULL || *port == '\0')
+        port = "5432";
+    if (config_parse_int(port, 1, 65535, &port_value) != 0) {
+        quote_value(port, shown, sizeof shown);
+        return fail(err, errlen, "DB_PORT: invalid port '%s' (expected 1-65535)", shown);
+    }
+    room = 1 + conninfo_room("host", db_host) + conninfo_room("port", port) +
+           conninfo_room("dbname", name) + conninfo_room("user", user);
+    cfg->database_display = malloc(room);
+    cfg->database = malloc(room + conninfo_room("password", password));
+    if (cfg->database == NULL || cfg->database_display == NULL)
+        return fail(err, errlen, "out of memory reading DB_HOST");
+    cfg->database[0] = '\0';
+    conninfo_append(cfg->database, "host", db_host);
+    conninfo_append(cfg->database, "port", port);
+    conninfo_append(cfg->database, "dbname", name);
+    conninfo_append(cfg->database, "user", user);
+    memcpy(cfg->database_display, cfg->database, strlen(cfg->database) + 1);
+    conninfo_append(cfg->database, "password", password);
+    cfg->store_kind = STORE_KIND_POSTGRES;
+    return 0;
+}
+
+/* A copy of a postgres:// URL fit for logs: a password in the userinfo
+ * becomes "***", and a query string that mentions a password is replaced
+ * as a whole. The copy is sized for the longest result. */
 static char *mask_url_password(const char *url)
 {
-    const char *scheme_end = strstr(url, "://");
-    const char *hostpart = scheme_end + 3;
-    const char *slash = strchr(hostpart, '/');
-    const char *at = strrchr(hostpart, '@');
-    size_t limit = slash ? (size_t)(slash - url) : strlen(url);
-    char *masked = malloc(strlen(url) + 8);
-    const char *query;
+    const char *authority = strstr(url, "://") + 3;
+    size_t authority_len = strcspn(authority, "/?");
+    const char *at = NULL, *rest = authority + authority_len, *query = strchr(rest, '?');
+    char *masked = malloc(strlen(url) + sizeof HIDDEN_PARAMETERS + sizeof "***");
+    size_t len;
 
     if (masked == NULL)
         return NULL;
-    if (at != NULL && (size_t)(at - url) < limit) {
-        const char *colon = memchr(hostpart, ':', (size_t)(at - hostpart));
+    for (const char *p = authority; p < rest; p++)
+        if (*p == '@')
+            at = p;     /* the last '@' ends the userinfo */
+    len = (size_t)(authority - url);
+    memcpy(masked, url, len);
+    if (at != NULL) {
+        const char *colon = memchr(authority, ':', (size_t)(at - authority));
+        size_t user_len = colon ? (size_t)(colon - authority) : (size_t)(at - authority);
+        memcpy(masked + len, authority, user_len);
+        len += user_len;
         if (colon != NULL) {
-            size_t head = (size_t)(colon - url) + 1;
-            memcpy(masked, url, head);
-            strcpy(masked + head, "***");
-            strcat(masked, at);
-        } else {
-            strcpy(masked, url);
+            memcpy(masked + len, ":***", 4);
+            len += 4;
         }
-    } else {
-        strcpy(masked, url);
+        authority = at;   /* copy from the '@' on */
     }
-    query = strchr(masked, '?');
-    if (query != NULL && strstr(query, "password") != NULL)
-        strcpy(strchr(masked, '?'), "?(parameters hidden)");
+    memcpy(masked + len, authority, (size_t)(rest - authority));
+    len += (size_t)(rest - authority);
+    if (query != NULL && strstr(query, "password") != NULL) {
+        memcpy(masked + len, rest, (size_t)(query - rest));
+        len += (size_t)(query - rest);
+        memcpy(masked + len, HIDDEN_PARAMETERS, sizeof HIDDEN_PARAMETERS);
+    } else {
+        memcpy(masked + len, rest, strlen(rest) + 1);
+    }
     return masked;
 }
 
@@ -109,30 +222,12 @@ static int load_database(struct config *cfg, char *err, size_t errlen)
 {
     const char *url = getenv("DATABASE_URL");
     const char *db_host = getenv("DB_HOST");
+    const char *scheme_end;
 
     if (url != NULL && *url == '\0')
         url = NULL;
-    if (url == NULL && db_host != NULL && *db_host != '\0') {
-        /* The original monolith's variables. */
-        char conninfo[2048] = "", display[1024] = "";
-        const char *port = getenv("DB_PORT");
-        long port_value;
-
-        if (port == NULL || *port == '\0')
-            port = "5432";
-        if (config_parse_int(port, 1, 65535, &port_value) != 0)
-            return fail(err, errlen, "DB_PORT: invalid port '%.40s' (expected 1-65535)", port);
-        conninfo_append(conninfo, sizeof conninfo, "host", db_host);
-        conninfo_append(conninfo, sizeof conninfo, "port", port);
-        conninfo_append(conninfo, sizeof conninfo, "dbname", getenv("DB_NAME"));
-        conninfo_append(conninfo, sizeof conninfo, "user", getenv("DB_USER"));
-        memcpy(display, conninfo, strlen(conninfo) + 1);
-        conninfo_append(conninfo, sizeof conninfo, "password", getenv("DB_PASSWORD"));
-        cfg->store_kind = STORE_KIND_POSTGRES;
-        cfg->database = strdup(conninfo);
-        cfg->database_display = strdup(display);
-        return 0;
-    }
+    if (url == NULL && db_host != NULL && *db_host != '\0')
+        return load_legacy_database(cfg, db_host, err, errlen);
     if (url == NULL)
         url = DEFAULT_DATABASE_URL;
 
@@ -140,48 +235,43 @@ static int load_database(struct config *cfg, char *err, size_t errlen)
         cfg->store_kind = STORE_KIND_POSTGRES;
         cfg->database = strdup(url);
         cfg->database_display = mask_url_password(url);
-        return 0;
+    } else {
+        if (strncmp(url, "sqlite://", 9) == 0) {
+            url += 9;
+        } else if ((scheme_end = strstr(url, "://")) != NULL) {
+            char shown[48];
+            size_t scheme_len = (size_t)(scheme_end - url) + 3;
+            quote_value(url, shown, scheme_len < sizeof shown ? scheme_len + 1 : sizeof shown);
+            return fail(err, errlen,
+                        "DATABASE_URL: unsupported scheme in '%s' (use sqlite://PATH, postgres:// or a plain file path)",
+                        shown);
+        }
+        if (*url == '\0')
+            return fail(err, errlen, "DATABASE_URL: empty SQLite path");
+        cfg->store_kind = STORE_KIND_SQLITE;
+        cfg->database = strdup(url);
+        cfg->database_display = strdup(url);
     }
-    if (strncmp(url, "sqlite://", 9) == 0) {
-        url += 9;
-    } else if (strstr(url, "://") != NULL) {
-        return fail(err, errlen,
-                    "DATABASE_URL: unsupported scheme in '%.*s' (use sqlite://PATH, postgres:// or a plain file path)",
-                    (int)(strstr(url, "://") - url + 3), url);
-    }
-    if (*url == '\0')
-        return fail(err, errlen, "DATABASE_URL: empty SQLite path");
-    cfg->store_kind = STORE_KIND_SQLITE;
-    cfg->database = strdup(url);
-    cfg->database_display = strdup(url);
+    if (cfg->database == NULL || cfg->database_display == NULL)
+        return fail(err, errlen, "out of memory reading DATABASE_URL");
     return 0;
 }
 
-int config_load(struct config *cfg, char *err, size_t errlen)
+/* ---- the rest ---------------------------------------------------------- */
+
+static int load_words(struct config *cfg, char *err, size_t errlen)
 {
-    const char *text;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned char addr[sizeof(struct in6_addr)];
-
-    memset(cfg, 0, sizeof *cfg);
-    cfg->port = 5000;
-    strcpy(cfg->bind, "0.0.0.0");
-    cfg->log_level = LOG_INFO;
-    cfg->log_format = LOG_FORMAT_JSON;
-    cfg->shutdown_timeout_s = 10;
-    cfg->threads = cores < 1 ? 1 : cores > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (int)cores;
-    cfg->db_connect_timeout_s = 5;
-    cfg->db_statement_timeout_ms = 5000;
-    cfg->resync_interval_s = 30;
-
-    if (env_int("PORT", 1, 65535, &cfg->port, err, errlen) != 0)
-        return -1;
+    const char *text;
+    char shown[48];
 
     text = getenv("BIND");
     if (text != NULL && *text != '\0') {
         if (strlen(text) >= sizeof cfg->bind ||
-            (inet_pton(AF_INET, text, addr) != 1 && inet_pton(AF_INET6, text, addr) != 1))
-            return fail(err, errlen, "BIND: invalid address '%.64s' (expected an IPv4 or IPv6 literal)", text);
+            (inet_pton(AF_INET, text, addr) != 1 && inet_pton(AF_INET6, text, addr) != 1)) {
+            quote_value(text, shown, sizeof shown);
+            return fail(err, errlen, "BIND: invalid address '%s' (expected an IPv4 or IPv6 literal)", shown);
+        }
         strcpy(cfg->bind, text);
     }
 
@@ -191,33 +281,61 @@ int config_load(struct config *cfg, char *err, size_t errlen)
         else if (strcmp(text, "info") == 0) cfg->log_level = LOG_INFO;
         else if (strcmp(text, "warn") == 0) cfg->log_level = LOG_WARN;
         else if (strcmp(text, "error") == 0) cfg->log_level = LOG_ERROR;
-        else return fail(err, errlen, "LOG_LEVEL: invalid value '%.40s' (expected debug, info, warn or error)", text);
+        else {
+            quote_value(text, shown, sizeof shown);
+            return fail(err, errlen, "LOG_LEVEL: invalid value '%s' (expected debug, info, warn or error)", shown);
+        }
     }
 
     text = getenv("LOG_FORMAT");
     if (text != NULL && *text != '\0') {
         if (strcmp(text, "json") == 0) cfg->log_format = LOG_FORMAT_JSON;
         else if (strcmp(text, "text") == 0) cfg->log_format = LOG_FORMAT_TEXT;
-        else return fail(err, errlen, "LOG_FORMAT: invalid value '%.40s' (expected json or text)", text);
+        else {
+            quote_value(text, shown, sizeof shown);
+            return fail(err, errlen, "LOG_FORMAT: invalid value '%s' (expected json or text)", shown);
+        }
     }
+    return 0;
+}
 
-    if (env_int("SHUTDOWN_TIMEOUT", 0, 3600, &cfg->shutdown_timeout_s, err, errlen) != 0 ||
-        env_int("THREADS", 1, CONFIG_MAX_THREADS, &cfg->threads, err, errlen) != 0)
-        return -1;
-    cfg->db_pool_size = 2 * cfg->threads;
-    if (cfg->db_pool_size > CONFIG_MAX_POOL_SIZE)
-        cfg->db_pool_size = CONFIG_MAX_POOL_SIZE;
-    if (env_int("DB_POOL_SIZE", 1, CONFIG_MAX_POOL_SIZE, &cfg->db_pool_size, err, errlen) != 0 ||
-        env_int("DB_CONNECT_TIMEOUT", 1, 600, &cfg->db_connect_timeout_s, err, errlen) != 0 ||
-        env_int("DB_STATEMENT_TIMEOUT", 1, 3600000, &cfg->db_statement_timeout_ms, err, errlen) != 0 ||
-        env_int("RESYNC_INTERVAL", 1, 86400, &cfg->resync_interval_s, err, errlen) != 0)
-        return -1;
+static int load_tls(struct config *cfg, char *err, size_t errlen)
+{
+    const char *cert = getenv("TLS_CERT_FILE"), *key = getenv("TLS_KEY_FILE");
+    bool have_cert = cert != NULL && *cert != '\0', have_key = key != NULL && *key != '\0';
 
-    if (load_database(cfg, err, errlen) != 0)
-        return -1;
-    if (cfg->database == NULL || cfg->database_display == NULL) {
+    if (have_cert != have_key)
+        return fail(err, errlen, "%s: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither",
+                    have_cert ? "TLS_KEY_FILE" : "TLS_CERT_FILE");
+    if (!have_cert)
+        return 0;
+    cfg->tls_cert_file = strdup(cert);
+    cfg->tls_key_file = strdup(key);
+    if (cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL)
+        return fail(err, errlen, "out of memory reading TLS_CERT_FILE");
+    return 0;
+}
+
+int config_load(struct config *cfg, char *err, size_t errlen)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->bind, "0.0.0.0");
+    cfg->log_level = LOG_INFO;
+    cfg->log_format = LOG_FORMAT_JSON;
+    for (size_t i = 0; i < INT_SETTING_COUNT; i++)
+        *(int *)((char *)cfg + int_settings[i].offset) = (int)int_settings[i].def;
+    /* Computed defaults; DB_POOL_SIZE follows THREADS unless set itself. */
+    cfg->threads = cores < 1 ? 1 : cores > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (int)cores;
+    if (getenv("THREADS") != NULL && config_parse_int(getenv("THREADS"), 1, CONFIG_MAX_THREADS, &cores) == 0)
+        cfg->threads = (int)cores;
+    cfg->db_pool_size = 2 * cfg->threads > CONFIG_MAX_POOL_SIZE ? CONFIG_MAX_POOL_SIZE : 2 * cfg->threads;
+
+    if (load_int_settings(cfg, err, errlen) != 0 || load_words(cfg, err, errlen) != 0 ||
+        load_tls(cfg, err, errlen) != 0 || load_database(cfg, err, errlen) != 0) {
         config_free(cfg);
-        return fail(err, errlen, "out of memory reading DATABASE_URL");
+        return -1;
     }
     return 0;
 }
@@ -226,51 +344,60 @@ void config_free(struct config *cfg)
 {
     free(cfg->database);
     free(cfg->database_display);
-    cfg->database = cfg->database_display = NULL;
+    free(cfg->tls_cert_file);
+    free(cfg->tls_key_file);
+    cfg->database = cfg->database_display = cfg->tls_cert_file = cfg->tls_key_file = NULL;
 }
 
 void config_print_help(FILE *out)
 {
-    fprintf(out,
-"Usage: togglemaster [COMMAND]\n"
-"\n"
-"ToggleMaster: a feature-flag service. Switch features on and off in\n"
-"production without a deploy.\n"
-"\n"
-"Commands:\n"
-"  serve      serve the HTTP API (default)\n"
-"  migrate    apply pending database migrations (idempotent)\n"
-"  init-db    alias of migrate, as in the original monolith\n"
-"  version    print the version\n"
-"  help       print this text (also -h, --help)\n"
-"\n"
-"Configuration comes only from the environment:\n"
-"  PORT                 TCP port to listen on (1-65535)          default 5000\n"
-"  BIND                 address to listen on (IPv4/IPv6 literal) default 0.0.0.0\n"
-"  DATABASE_URL         storage: sqlite://PATH, a plain PATH, or\n"
-"                       postgres://user:pass@host:5432/db?sslmode=require\n"
-"                                                   default " DEFAULT_DATABASE_URL "\n"
-"  DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD\n"
-"                       the original monolith's PostgreSQL settings, used\n"
-"                       only when DATABASE_URL is unset and DB_HOST is set\n"
-"                       (DB_PORT default 5432). libpq's own PG* variables\n"
-"                       (PGSSLMODE, PGPASSWORD, ...) fill anything left unset.\n"
-"                       Precedence: DATABASE_URL, then DB_*, then SQLite.\n"
-"  LOG_LEVEL            debug, info, warn or error               default info\n"
-"  LOG_FORMAT           json (one object per line) or text       default json\n"
-"  SHUTDOWN_TIMEOUT     seconds to let requests finish on SIGTERM\n"
-"                       (0-3600)                                 default 10\n"
-"  THREADS              HTTP worker threads (1-%d)              default cores\n"
-"  DB_POOL_SIZE         database connections, one per store worker\n"
-"                       (1-%d; SQLite always uses 1 writer)     default 2 x THREADS\n"
-"  DB_CONNECT_TIMEOUT   seconds to wait for a database connection default 5\n"
-"  DB_STATEMENT_TIMEOUT milliseconds a statement may run         default 5000\n"
-"  RESYNC_INTERVAL      seconds between full reloads of the flag\n"
-"                       snapshot from the database               default 30\n"
-"\n"
-"Limits: request bodies up to %d bytes (413 above); flag names are 1-100\n"
-"characters of A-Z a-z 0-9 . _ : - starting with a letter or digit.\n"
-"\n"
-"Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.\n",
-            CONFIG_MAX_THREADS, CONFIG_MAX_POOL_SIZE, CONFIG_MAX_BODY_BYTES);
+    fputs("Usage: togglemaster [COMMAND]\n"
+          "\n"
+          "ToggleMaster: a feature-flag service. Switch features on and off in\n"
+          "production without a deploy.\n"
+          "\n"
+          "Commands:\n"
+          "  serve      serve the HTTP API (default)\n"
+          "  migrate    apply pending database migrations (idempotent)\n"
+          "  init-db    alias of migrate, as in the original monolith\n"
+          "  version    print the version\n"
+          "  help       print this text (also -h, --help)\n"
+          "\n"
+          "Configuration comes only from the environment:\n"
+          "  BIND                 address to listen on (IPv4/IPv6 literal; :: serves both)\n"
+          "                                                   default 0.0.0.0\n"
+          "  DATABASE_URL         storage: sqlite://PATH, a plain PATH, or\n"
+          "                       postgres://user:pass@host:5432/db?sslmode=require\n"
+          "                                                   default " DEFAULT_DATABASE_URL "\n"
+          "  DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD\n"
+          "                       the original monolith's PostgreSQL settings, used\n"
+          "                       only when DATABASE_URL is unset and DB_HOST is set\n"
+          "                       (DB_PORT default 5432). libpq's own PG* variables\n"
+          "                       (PGSSLMODE, PGPASSWORD, ...) fill anything left unset.\n"
+          "                       Precedence: DATABASE_URL, then DB_*, then SQLite.\n"
+          "  LOG_LEVEL            debug, info, warn or error      default info\n"
+          "  LOG_FORMAT           json (one object per line) or text\n"
+          "                                                   default json\n"
+          "  TLS_CERT_FILE, TLS_KEY_FILE\n"
+          "                       PEM certificate chain and key: serve HTTPS (TLS 1.2+)\n"
+          "                       on PORT; both re-read on SIGHUP    default unset\n",
+          out);
+    for (size_t i = 0; i < INT_SETTING_COUNT; i++) {
+        const struct int_setting *s = &int_settings[i];
+        char range[48], def[32];
+        snprintf(range, sizeof range, "%ld-%ld", s->min, s->max);
+        if (s->default_text != NULL)
+            snprintf(def, sizeof def, "%s", s->default_text);
+        else
+            snprintf(def, sizeof def, "%ld", s->def);
+        fprintf(out, "  %-20s %s\n%23s(%s)%*sdefault %s\n", s->name, s->meaning, "", range,
+                (int)(27 - (strlen(range) < 27 ? strlen(range) : 27)), "", def);
+    }
+    fputs("\n"
+          "Flag names are 1-100 characters of A-Z a-z 0-9 . _ : - starting with a\n"
+          "letter or digit.\n"
+          "\n"
+          "Signals: SIGTERM or SIGINT stop gracefully; SIGHUP re-reads the TLS files.\n"
+          "Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.\n",
+          out);
 }

@@ -3,9 +3,13 @@
  *
  * Owns: reading every setting from the environment (twelve-factor: no config
  * files, no flags), validating it, and the `--help` text that lists each
- * setting with its default. The result is one immutable struct, built once in
- * main() and passed by const pointer to the modules that need it; nothing
- * reads getenv() anywhere else.
+ * setting with its default and range. The result is one immutable struct,
+ * built once in main() and passed by const pointer to the modules that need
+ * it; nothing reads getenv() anywhere else.
+ *
+ * Every numeric limit lives in the table in config.c (name, default, range,
+ * meaning), from which both loading and `--help` are made, so a limit cannot
+ * be documented differently from how it is enforced.
  */
 #ifndef TM_CONFIG_H
 #define TM_CONFIG_H
@@ -17,7 +21,6 @@
 /* Hard limits, documented in --help and the README. */
 #define CONFIG_MAX_THREADS 256
 #define CONFIG_MAX_POOL_SIZE 256
-#define CONFIG_MAX_BODY_BYTES (64 * 1024)
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT };
@@ -35,15 +38,27 @@ struct config {
     enum log_level log_level;  /* LOG_LEVEL */
     enum log_format log_format;/* LOG_FORMAT */
     int shutdown_timeout_s;    /* SHUTDOWN_TIMEOUT */
-    int threads;               /* THREADS: HTTP worker threads */
+    int threads;               /* THREADS: HTTP event-loop threads */
     int db_pool_size;          /* DB_POOL_SIZE: store connections/workers */
     int db_connect_timeout_s;  /* DB_CONNECT_TIMEOUT */
     int db_statement_timeout_ms; /* DB_STATEMENT_TIMEOUT */
     int resync_interval_s;     /* RESYNC_INTERVAL */
+
+    /* HTTP transport limits (see src/http/http.h for what each bounds). */
+    int max_connections;       /* MAX_CONNECTIONS */
+    int keepalive_timeout_s;   /* KEEPALIVE_TIMEOUT */
+    int header_timeout_s;      /* HEADER_TIMEOUT */
+    int body_timeout_s;        /* BODY_TIMEOUT */
+    int send_timeout_s;        /* SEND_TIMEOUT */
+    int max_header_bytes;      /* MAX_HEADER_BYTES */
+    int max_body_bytes;        /* MAX_BODY_BYTES */
+    int max_unsent_mb;         /* MAX_UNSENT_MB */
+    char *tls_cert_file;       /* TLS_CERT_FILE, NULL: plain HTTP */
+    char *tls_key_file;        /* TLS_KEY_FILE */
 };
 
 /* Reads the environment into *cfg. On a bad value returns -1 and writes one
- * line naming the variable into err. */
+ * line naming the variable into err (nothing to free then). */
 int config_load(struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 void config_print_help(FILE *out);
