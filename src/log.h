@@ -4,16 +4,21 @@
  * Owns: the log level and format, and writing one line per event. In JSON
  * format (the default) each line is one object with "time" (RFC 3339, UTC,
  * milliseconds), "level" and "message", plus the event's own fields. In text
- * format the same event is "TIME LEVEL message key=value ...".
+ * format the same event is "TIME LEVEL message key=value ..." on one line:
+ * values that are not plain printable ASCII are written as JSON strings, so
+ * control characters a client sent cannot start a forged line.
  *
- * Output: lines are written whole, so lines from different threads never
- * interleave. Before log_start_async() each line is one write(2). After it
- * (the server does this), lines are appended to a buffer that a flusher
- * thread writes out every LOG_FLUSH_MS, when it is half full, or at once for
- * warn and error lines: one write per request halved the read throughput
- * at LOG_LEVEL=info. A crash can lose the last LOG_FLUSH_MS of lines; a
- * full buffer makes the logging thread write it itself (back-pressure, no
- * unbounded memory). log_stop_async() flushes and returns to direct writes.
+ * Output: exactly one thread writes stdout at a time, so lines are whole and
+ * in the order they were logged, even into a pipe (where writes above
+ * PIPE_BUF are not atomic), which is how Docker and journald read it. Before
+ * log_start_async() each line is one write(2). After it (the server does
+ * this), lines are appended to a buffer that a flusher thread writes out
+ * every LOG_FLUSH_MS, when it is half full, or at once for warn and error
+ * lines: one write per request halved the read throughput at LOG_LEVEL=info.
+ * A crash can lose the last LOG_FLUSH_MS of lines. When stdout is slower
+ * than the service, a logging thread waits for room in the buffer
+ * (back-pressure): no line is dropped and memory stays bounded.
+ * log_stop_async() flushes and returns to direct writes.
  */
 #ifndef TM_LOG_H
 #define TM_LOG_H
