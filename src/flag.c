@@ -1,11 +1,14 @@
 /*
- * flag — the flag model. See flag.h.
+ * flag — the flag. See flag.h.
  */
 #include "flag.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "text.h"
 
 #define NAME_RULE "1-100 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit"
 
@@ -104,16 +107,71 @@ int flag_decode_update(const char *body, size_t len, struct flag_update_request 
     return present == 1 ? 0 : -1;
 }
 
-char *flag_render(const char *name, bool is_enabled, size_t *len)
+uint64_t flag_name_hash(const char *name, size_t len)
 {
-    json_t *obj = json_pack("{s:s, s:b}", "name", name, "is_enabled", is_enabled);
-    char *text;
+    /* FNV-1a, then MurmurHash3's 64-bit finalizer so that every bit depends
+     * on every byte (the snapshot's index consumes the hash 5 bits at a
+     * time from the low end). Not keyed: names are chosen by writers, and a
+     * collision only costs a comparison. */
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
 
-    if (obj == NULL)
+struct flag *flag_create(const struct flag_row *row)
+{
+    size_t name_len = strlen(row->name), body_len;
+    struct flag *flag = NULL;
+    json_t *doc, *shown_name;
+    char *body;
+
+    /* A row another program wrote may hold a name that is not UTF-8: it is
+     * still a flag (reachable by its exact bytes), shown with U+FFFD. */
+    if (text_utf8_valid(row->name, name_len)) {
+        shown_name = json_stringn(row->name, name_len);
+    } else {
+        char *repaired = malloc(TEXT_REPAIRED_MAX(name_len));
+        shown_name = repaired ? json_stringn(repaired, text_utf8_repair(row->name, name_len, repaired)) : NULL;
+        free(repaired);
+    }
+    doc = shown_name ? json_pack("{s:o, s:b}", "name", shown_name, "is_enabled", row->is_enabled) : NULL;
+    if (doc == NULL)
         return NULL;
-    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(obj);
-    if (text != NULL)
-        *len = strlen(text);
-    return text;
+    body_len = json_dumpb(doc, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* One allocation: the struct, the name and the body. */
+    if (body_len > 0)
+        flag = malloc(sizeof *flag + name_len + 1 + body_len);
+    if (flag != NULL) {
+        atomic_init(&flag->refs, 1);
+        flag->name_hash = flag_name_hash(row->name, name_len);
+        flag->id = row->id;
+        flag->is_enabled = row->is_enabled;
+        flag->name_len = name_len;
+        memcpy(flag->name, row->name, name_len + 1);
+        body = flag->name + name_len + 1;
+        flag->body_len = json_dumpb(doc, body, body_len, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        flag->body = body;
+    }
+    json_decref(doc);
+    return flag;
+}
+
+struct flag *flag_ref(struct flag *flag)
+{
+    atomic_fetch_add_explicit(&flag->refs, 1, memory_order_relaxed);
+    return flag;
+}
+
+void flag_unref(struct flag *flag)
+{
+    if (flag != NULL && atomic_fetch_sub_explicit(&flag->refs, 1, memory_order_acq_rel) == 1)
+        free(flag);
 }

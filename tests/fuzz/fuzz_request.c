@@ -1,6 +1,8 @@
 /* libFuzzer target: request bodies through the flag decoders, and every
- * accepted name through the name rule and the renderer. Any crash, leak,
- * sanitizer report or broken invariant aborts. */
+ * accepted name through the name rule and into a flag (whose rendering
+ * must be valid JSON naming it). Any crash, leak, sanitizer report or
+ * broken invariant aborts. */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +16,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
 
     if (flag_decode_create((const char *)data, size, &create, err, sizeof err) == 0) {
-        size_t len;
-        char *body;
+        struct flag_row row = {.name = create.name, .is_enabled = create.is_enabled};
+        struct flag *flag;
+        json_t *rendered;
         if (!flag_name_valid(create.name, strlen(create.name)))
             abort();                       /* decoder accepted a bad name */
-        body = flag_render(create.name, create.is_enabled, &len);
-        if (body == NULL || len != strlen(body))
+        flag = flag_create(&row);
+        if (flag == NULL)
             abort();
-        free(body);
+        rendered = json_loadb(flag->body, flag->body_len, 0, NULL);
+        if (rendered == NULL || strcmp(json_string_value(json_object_get(rendered, "name")), create.name) != 0)
+            abort();
+        json_decref(rendered);
+        flag_unref(flag);
     } else if (err[0] == '\0') {
         abort();                           /* a refusal must say why */
     }

@@ -76,18 +76,34 @@ static void test_decode_update(void)
     CHECK(flag_decode_update("nope", 4, &in, err, sizeof err) == -1);
 }
 
-static void test_render(void)
+static void test_create(void)
 {
-    size_t len;
-    char *text = flag_render("beta", true, &len);
+    struct flag_row row = {.name = "beta", .id = 7, .is_enabled = true};
+    struct flag *f = flag_create(&row), *g;
 
-    CHECK(text != NULL && strcmp(text, "{\"name\":\"beta\",\"is_enabled\":true}") == 0);
-    CHECK(text != NULL && len == strlen(text));
-    free(text);
+    CHECK(f != NULL && f->id == 7 && f->is_enabled && f->name_len == 4 && strcmp(f->name, "beta") == 0);
+    CHECK(f != NULL && f->body_len == strlen("{\"name\":\"beta\",\"is_enabled\":true}") &&
+          memcmp(f->body, "{\"name\":\"beta\",\"is_enabled\":true}", f->body_len) == 0);
+    CHECK(f != NULL && f->name_hash == flag_name_hash("beta", 4));
+    CHECK(flag_name_hash("beta", 4) != flag_name_hash("betb", 4));
+    g = flag_ref(f);
+    CHECK(g == f && atomic_load(&f->refs) == 2);
+    flag_unref(g);
+    flag_unref(f);
     /* Names the original monolith allowed are escaped, never spliced raw. */
-    text = flag_render("quote\"back\\slash", false, &len);
-    CHECK(text != NULL && strcmp(text, "{\"name\":\"quote\\\"back\\\\slash\",\"is_enabled\":false}") == 0);
-    free(text);
+    row.name = "quote\"back\\slash";
+    row.is_enabled = false;
+    f = flag_create(&row);
+    CHECK(f != NULL && f->body_len == strlen("{\"name\":\"quote\\\"back\\\\slash\",\"is_enabled\":false}") &&
+          memcmp(f->body, "{\"name\":\"quote\\\"back\\\\slash\",\"is_enabled\":false}", f->body_len) == 0);
+    flag_unref(f);
+    /* A stored name that is not UTF-8 (a row another program wrote) is
+     * still a flag, kept by its bytes and shown with U+FFFD. */
+    row.name = "bad\xff";
+    f = flag_create(&row);
+    CHECK(f != NULL && f->name_len == 4 && memcmp(f->name, "bad\xff", 4) == 0);
+    CHECK(f != NULL && memmem(f->body, f->body_len, "\"bad\xef\xbf\xbd\"", 8) != NULL);
+    flag_unref(f);
 }
 
 int main(void)
@@ -95,6 +111,6 @@ int main(void)
     test_names();
     test_decode_create();
     test_decode_update();
-    test_render();
+    test_create();
     return CHECK_DONE("unit[flag]");
 }
