@@ -1,5 +1,7 @@
 /*
- * store backends — the table each backend fills in. Private to src/store/.
+ * store backends — the table each backend fills in. Private to src/store/
+ * (and to tests that bring a backend of their own through
+ * store_open_backend()).
  */
 #ifndef TM_STORE_BACKEND_H
 #define TM_STORE_BACKEND_H
@@ -8,8 +10,6 @@
 
 #include "migrations.h"
 #include "store.h"
-
-#define STORE_ERROR_MAX 512
 
 struct store_backend {
     const char *name;
@@ -22,13 +22,11 @@ struct store_backend {
     void (*conn_destroy)(struct store_conn *conn);
     enum store_status (*migrate)(struct store_conn *conn, int *applied);
     enum store_status (*schema_version)(struct store_conn *conn, int *version);
-    enum store_status (*flag_create)(struct store_conn *conn, const char *name, bool is_enabled,
-                                     struct store_flag *out);
-    enum store_status (*flag_set_enabled)(struct store_conn *conn, const char *name, bool is_enabled,
-                                          struct store_flag *out);
+    enum store_status (*flag_create)(struct store_conn *conn, const struct flag_row *in, struct flag **out);
+    enum store_status (*flag_update)(struct store_conn *conn, const struct flag_row *in, struct flag **out);
     enum store_status (*flag_delete)(struct store_conn *conn, const char *name);
-    enum store_status (*flag_load_all)(struct store_conn *conn, store_row_fn row, void *ctx);
-    enum store_status (*flag_get)(struct store_conn *conn, const char *name, struct store_flag *out);
+    enum store_status (*flag_load_all)(struct store_conn *conn, store_flag_fn fn, void *ctx);
+    enum store_status (*flag_get)(struct store_conn *conn, const char *name, struct flag **out);
     /* Optional change feed; NULL where the backend has none. */
     enum store_status (*listen)(struct store_conn *conn);
     int (*listen_fd)(struct store_conn *conn);
@@ -43,6 +41,8 @@ struct store {
      * requests queued behind an unreachable database then get their 503 in
      * milliseconds, not one connect timeout each. */
     _Atomic long long unreachable_until_ms;
+    /* While unreachable: one connection at a time tries to connect. */
+    atomic_bool probing;
     /* Random per process: marks the changes this instance publishes so its
      * own listener can skip them. */
     char instance_id[17];
@@ -59,5 +59,9 @@ extern const struct store_backend store_postgres_backend;
 
 void store_set_error(struct store_conn *conn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* store_open() with a given backend instead of the one cfg names. */
+struct store *store_open_backend(const struct config *cfg, const struct store_backend *backend, char *err,
+                                 size_t errlen);
 
 #endif

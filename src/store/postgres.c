@@ -3,14 +3,32 @@
  *
  * Each store_conn owns one PGconn. It connects on first use with
  * connect_timeout = DB_CONNECT_TIMEOUT, sets statement_timeout =
- * DB_STATEMENT_TIMEOUT, and prepares every statement once. Before each
+ * DB_STATEMENT_TIMEOUT, and prepares every statement once.
+ *
+ * No call waits on the database without a deadline. statement_timeout is
+ * enforced by the server, so it cannot end a wait on a server that is gone
+ * silently (failover, a partition, a black-holed route): every query is
+ * sent asynchronously and its answer awaited with poll() until
+ * DB_STATEMENT_TIMEOUT + CLIENT_MARGIN_MS; past that the connection is
+ * dropped and the caller gets STORE_UNAVAILABLE. TCP keepalives and
+ * tcp_user_timeout (also DB_STATEMENT_TIMEOUT + CLIENT_MARGIN_MS) make the
+ * kernel notice a dead peer on idle connections too (the sync thread's
+ * LISTEN connection). Connecting is bounded by DB_CONNECT_TIMEOUT. After a
+ * failed connect or a timeout, connections fail fast for
+ * UNREACHABLE_BACKOFF_MS, and then only one of them at a time probes the
+ * database while the others keep failing fast, so N queued writes cost one
+ * timeout, not N. (Host name resolution is not covered: getaddrinfo() has
+ * no timeout; use an address or a local resolver.)
+ *
+ * Before each
  * operation it reads whatever the server sent while the connection was idle
  * (PQconsumeInput): a server restart or a terminated backend shows up there
  * as a bad connection, which is then replaced before the statement is sent.
  * If a connection breaks during a statement, operations that are safe to
  * repeat (reads, setting is_enabled) are retried once on a fresh connection;
  * create and delete are not, because the first attempt may have committed:
- * the caller gets STORE_UNAVAILABLE (503) and decides.
+ * the caller gets STORE_UNAVAILABLE (503) and decides. Nothing is retried
+ * after a timeout.
  *
  * Change feed: every write statement also calls pg_notify() on the
  * CHANGE_CHANNEL with "<instance id> <flag name>", inside the same statement
@@ -22,12 +40,15 @@
  * (connect_timeout, application_name), since the string is expanded last;
  * statement_timeout is set after connecting, so it always applies.
  */
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../flag.h"
 #include "backend.h"
 #include "migrations.h"
 
@@ -36,33 +57,48 @@
 #define MIGRATION_LOCK_KEY "7311984202"
 #define CHANGE_CHANNEL "togglemaster_flags"
 /* "<instance id> <name>": names reach the store validated or as looked up
- * (at most 400 bytes); PostgreSQL allows payloads up to 8000 bytes. */
-#define NOTIFY_PAYLOAD_MAX 1024
+ * (at most FLAG_STORED_NAME_MAX bytes); PostgreSQL allows payloads up to
+ * 8000 bytes. */
+#define NOTIFY_PAYLOAD_MAX (FLAG_STORED_NAME_MAX + 32)
+/* How long the client waits past statement_timeout before it gives up on
+ * the server: the server's own timeout answers first when it can. */
+#define CLIENT_MARGIN_MS 1000
+/* How long every connection fails fast after a failed connect or a
+ * timeout. */
+#define UNREACHABLE_BACKOFF_MS 1000
+/* Keepalive probes on idle connections: a dead peer is noticed within
+ * idle + interval x count seconds. */
+#define KEEPALIVE_IDLE_S "10"
+#define KEEPALIVE_INTERVAL_S "3"
+#define KEEPALIVE_COUNT "3"
 
 enum pg_statement {
-    STMT_CREATE, STMT_SET_ENABLED, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_COUNT
+    STMT_CREATE, STMT_UPDATE, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_COUNT
 };
 
 /* Not prepared: preparing would fail while the table does not exist yet. */
 #define SCHEMA_VERSION_SQL "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+
+/* The columns of a flag row, in the order row_from_result() reads them. */
+#define FLAG_COLUMNS "id, name, is_enabled"
 
 static const struct {
     const char *name;
     const char *sql;
     int nparams;
 } statements[STMT_COUNT] = {
-    /* $3 (create, update) and $2 (delete) are the notification payload. */
+    /* The last parameter of each write is the notification payload. */
     [STMT_CREATE] = {"tm_create",
-                     "WITH w AS (INSERT INTO flags(name, is_enabled) VALUES($1, $2) RETURNING id)"
-                     " SELECT id, pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
-    [STMT_SET_ENABLED] = {"tm_set_enabled",
-                          "WITH w AS (UPDATE flags SET is_enabled = $2 WHERE name = $1 RETURNING id)"
-                          " SELECT id, pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
+                     "WITH w AS (INSERT INTO flags(name, is_enabled) VALUES($1, $2) RETURNING " FLAG_COLUMNS ")"
+                     " SELECT " FLAG_COLUMNS ", pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
+    [STMT_UPDATE] = {"tm_update",
+                     "WITH w AS (UPDATE flags SET is_enabled = $2 WHERE name = $1 RETURNING " FLAG_COLUMNS ")"
+                     " SELECT " FLAG_COLUMNS ", pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
     [STMT_DELETE] = {"tm_delete",
                      "WITH w AS (DELETE FROM flags WHERE name = $1 RETURNING id)"
                      " SELECT id, pg_notify('" CHANGE_CHANNEL "', $2) FROM w", 2},
-    [STMT_LOAD_ALL] = {"tm_load_all", "SELECT id, name, is_enabled FROM flags", 0},
-    [STMT_GET] = {"tm_get", "SELECT id, is_enabled FROM flags WHERE name = $1", 1},
+    [STMT_LOAD_ALL] = {"tm_load_all", "SELECT " FLAG_COLUMNS " FROM flags", 0},
+    [STMT_GET] = {"tm_get", "SELECT " FLAG_COLUMNS " FROM flags WHERE name = $1", 1},
 };
 
 struct pg_conn {
@@ -70,6 +106,7 @@ struct pg_conn {
     PGconn *pg;
     bool prepared;        /* statements prepared on this PGconn */
     bool listening;       /* LISTEN issued on this PGconn */
+    bool timed_out;       /* the last query got no answer in time */
     char application_name[64];
 };
 
@@ -131,9 +168,6 @@ static void set_pg_error(struct pg_conn *c, const char *what, const char *messag
             *p = ' ';
 }
 
-/* How long every connection fails fast after a failed connect. */
-#define UNREACHABLE_BACKOFF_MS 1000
-
 static long long monotonic_ms(void)
 {
     struct timespec ts;
@@ -146,44 +180,143 @@ static bool connection_ok(struct pg_conn *c)
     return c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK;
 }
 
+/* The database did not answer: every connection fails fast for a while. */
+static void mark_unreachable(struct store *store)
+{
+    atomic_store(&store->unreachable_until_ms, monotonic_ms() + UNREACHABLE_BACKOFF_MS);
+}
+
+/* Waits for the answer to the query just sent, until the deadline. On
+ * STORE_OK *out is the last result (the caller checks its status and clears
+ * it); otherwise the connection is dropped. */
+static enum store_status await_result(struct pg_conn *c, const char *what, PGresult **out)
+{
+    long long deadline = monotonic_ms() + c->base.store->cfg->db_statement_timeout_ms + CLIENT_MARGIN_MS;
+    PGresult *res, *last = NULL;
+
+    c->timed_out = false;
+    for (;;) {
+        while (PQisBusy(c->pg)) {
+            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+            long long left = deadline - monotonic_ms();
+            int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+            if (ready == 0) {
+                store_set_error(&c->base, "postgres %s: no answer within %d ms; connection dropped", what,
+                                c->base.store->cfg->db_statement_timeout_ms + CLIENT_MARGIN_MS);
+                c->timed_out = true;
+                PQclear(last);
+                disconnect(c);
+                mark_unreachable(c->base.store);
+                return STORE_UNAVAILABLE;
+            }
+            if ((ready < 0 && errno != EINTR) || (ready > 0 && PQconsumeInput(c->pg) == 0)) {
+                set_pg_error(c, what, PQerrorMessage(c->pg));
+                PQclear(last);
+                disconnect(c);
+                return STORE_UNAVAILABLE;
+            }
+        }
+        res = PQgetResult(c->pg);
+        if (res == NULL)
+            break;
+        PQclear(last);
+        last = res;
+    }
+    if (last == NULL) {
+        set_pg_error(c, what, PQerrorMessage(c->pg));
+        if (PQstatus(c->pg) != CONNECTION_OK)
+            disconnect(c);
+        return STORE_UNAVAILABLE;
+    }
+    *out = last;
+    return STORE_OK;
+}
+
+static enum store_status classify(struct pg_conn *c, PGresult *res, const char *what);
+
+/* Sends a query (a prepared statement when `prepared`, else SQL text) and
+ * waits for its answer. 0 with *out set (when out is not NULL; the caller
+ * clears it), or -1 with *st set. */
+static int query(struct pg_conn *c, const char *what, const char *statement, bool prepared, int nparams,
+                 const char *const *params, PGresult **out, enum store_status *st)
+{
+    PGresult *res;
+    ExecStatusType status;
+    int sent = prepared ? PQsendQueryPrepared(c->pg, statement, nparams, params, NULL, NULL, 0)
+                        : PQsendQueryParams(c->pg, statement, nparams, NULL, params, NULL, NULL, 0);
+
+    if (!sent) {
+        set_pg_error(c, what, PQerrorMessage(c->pg));
+        disconnect(c);
+        *st = STORE_UNAVAILABLE;
+        return -1;
+    }
+    *st = await_result(c, what, &res);
+    if (*st != STORE_OK)
+        return -1;
+    status = PQresultStatus(res);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        if (out != NULL)
+            *out = res;
+        else
+            PQclear(res);
+        return 0;
+    }
+    *st = classify(c, res, what);
+    PQclear(res);
+    return -1;
+}
+
+static int exec_simple(struct pg_conn *c, const char *what, const char *sql, enum store_status *st)
+{
+    return query(c, what, sql, false, 0, NULL, NULL, st);
+}
+
 static enum store_status ensure_connected(struct pg_conn *c)
 {
-    const struct config *cfg = c->base.store->cfg;
-    char timeout[16], setting[64];
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *values[] = {timeout, c->application_name, cfg->database, NULL};
-    PGresult *res;
+    struct store *store = c->base.store;
+    const struct config *cfg = store->cfg;
+    char timeout[16], user_timeout[16], setting[64];
+    const char *keys[] = {"connect_timeout", "application_name", "keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", NULL};
+    const char *values[] = {timeout, c->application_name, "1", KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S,
+                            KEEPALIVE_COUNT, user_timeout, cfg->database, NULL};
+    enum store_status st;
+    long long now;
+    bool expected = false;
 
     /* Notice a connection the server closed while we were idle. */
     if (c->pg != NULL && (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK))
         disconnect(c);
-    if (c->pg == NULL) {
-        struct store *store = c->base.store;
-        long long now = monotonic_ms();
-        if (now < atomic_load(&store->unreachable_until_ms)) {
-            store_set_error(&c->base, "postgres connect: database unreachable at the last attempt; "
-                                      "retrying within %d ms", UNREACHABLE_BACKOFF_MS);
-            return STORE_UNAVAILABLE;
-        }
-        snprintf(timeout, sizeof timeout, "%d", cfg->db_connect_timeout_s);
-        c->pg = PQconnectdbParams(keys, values, 1);
-        if (!connection_ok(c)) {
-            set_pg_error(c, "connect", c->pg ? PQerrorMessage(c->pg) : "out of memory");
-            disconnect(c);
-            atomic_store(&store->unreachable_until_ms, monotonic_ms() + UNREACHABLE_BACKOFF_MS);
-            return STORE_UNAVAILABLE;
-        }
-        atomic_store(&store->unreachable_until_ms, 0);
-        snprintf(setting, sizeof setting, "SET statement_timeout = %d", cfg->db_statement_timeout_ms);
-        res = PQexec(c->pg, setting);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            set_pg_error(c, "configure", PQerrorMessage(c->pg));
-            PQclear(res);
-            disconnect(c);
-            return STORE_UNAVAILABLE;
-        }
-        PQclear(res);
+    if (c->pg != NULL)
+        return STORE_OK;
+    now = monotonic_ms();
+    if (now < atomic_load(&store->unreachable_until_ms) ||
+        (atomic_load(&store->unreachable_until_ms) != 0 &&
+         !atomic_compare_exchange_strong(&store->probing, &expected, true))) {
+        store_set_error(&c->base, "postgres connect: database unreachable at the last attempt; "
+                                  "retrying within %d ms", UNREACHABLE_BACKOFF_MS);
+        return STORE_UNAVAILABLE;
     }
+    /* Healthy (anyone may connect), or this connection is the one probe. */
+    snprintf(timeout, sizeof timeout, "%d", cfg->db_connect_timeout_s);
+    snprintf(user_timeout, sizeof user_timeout, "%d", cfg->db_statement_timeout_ms + CLIENT_MARGIN_MS);
+    c->pg = PQconnectdbParams(keys, values, 1);
+    if (!connection_ok(c)) {
+        set_pg_error(c, "connect", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        disconnect(c);
+        mark_unreachable(store);
+        atomic_store(&store->probing, false);
+        return STORE_UNAVAILABLE;
+    }
+    snprintf(setting, sizeof setting, "SET statement_timeout = %d", cfg->db_statement_timeout_ms);
+    if (exec_simple(c, "configure", setting, &st) != 0) {
+        disconnect(c);
+        atomic_store(&store->probing, false);
+        return STORE_UNAVAILABLE;
+    }
+    atomic_store(&store->unreachable_until_ms, 0);
+    atomic_store(&store->probing, false);
     return STORE_OK;
 }
 
@@ -214,9 +347,18 @@ static enum store_status classify(struct pg_conn *c, PGresult *res, const char *
 static enum store_status prepare_all(struct pg_conn *c)
 {
     for (int i = 0; i < STMT_COUNT; i++) {
-        PGresult *res = PQprepare(c->pg, statements[i].name, statements[i].sql, statements[i].nparams, NULL);
+        PGresult *res;
+        enum store_status st;
+        if (!PQsendPrepare(c->pg, statements[i].name, statements[i].sql, statements[i].nparams, NULL)) {
+            set_pg_error(c, "prepare", PQerrorMessage(c->pg));
+            disconnect(c);
+            return STORE_UNAVAILABLE;
+        }
+        st = await_result(c, "prepare", &res);
+        if (st != STORE_OK)
+            return st;
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            enum store_status st = classify(c, res, "prepare");
+            st = classify(c, res, "prepare");
             PQclear(res);
             return st;
         }
@@ -227,57 +369,42 @@ static enum store_status prepare_all(struct pg_conn *c)
 }
 
 /* Runs a prepared statement. On STORE_OK *out holds the result (caller
- * clears it). A broken connection is replaced and, when `repeatable`, the
- * statement is sent once more. */
+ * clears it). A connection found broken is replaced and, when `repeatable`,
+ * the statement is sent once more; nothing is repeated after a timeout. */
 static enum store_status run(struct pg_conn *c, enum pg_statement which, const char *const *params,
                              bool repeatable, PGresult **out)
 {
+    const char *what = statements[which].name + 3;   /* without "tm_" */
+
     for (int attempt = 0;; attempt++) {
         enum store_status st = ensure_connected(c);
-        PGresult *res;
-        ExecStatusType status;
 
         if (st == STORE_OK && !c->prepared)
             st = prepare_all(c);
         if (st != STORE_OK)
             return st;
-        res = PQexecPrepared(c->pg, statements[which].name, statements[which].nparams, params,
-                             NULL, NULL, 0);
-        status = PQresultStatus(res);
-        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-            *out = res;
+        if (query(c, what, statements[which].name, true, statements[which].nparams, params, out, &st) == 0)
             return STORE_OK;
-        }
-        st = classify(c, res, statements[which].name + 3);
-        PQclear(res);
-        if (!(st == STORE_UNAVAILABLE && c->pg == NULL && repeatable && attempt == 0))
+        if (!(st == STORE_UNAVAILABLE && c->pg == NULL && !c->timed_out && repeatable && attempt == 0))
             return st;
     }
 }
 
-/* Unprepared statements (migrations, LISTEN): returns 0, with the result
- * in *out when out is not NULL (caller clears it), or -1 with *st set. */
-static int exec_params(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
-                       PGresult **out, enum store_status *st)
+/* A committed flag from row i of res, whose first columns are FLAG_COLUMNS. */
+static enum store_status flag_from_result(struct pg_conn *c, PGresult *res, int i, struct flag **out)
 {
-    PGresult *res = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus(res);
+    struct flag_row row = {
+        .id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
+        .name = PQgetvalue(res, i, 1),
+        .is_enabled = PQgetvalue(res, i, 2)[0] == 't',
+    };
 
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-        if (out != NULL)
-            *out = res;
-        else
-            PQclear(res);
-        return 0;
+    *out = flag_create(&row);
+    if (*out == NULL) {
+        store_set_error(&c->base, "out of memory reading a flag");
+        return STORE_ERROR;
     }
-    *st = classify(c, res, "migrate");
-    PQclear(res);
-    return -1;
-}
-
-static int exec_simple(struct pg_conn *c, const char *sql, enum store_status *st)
-{
-    return exec_params(c, sql, 0, NULL, NULL, st);
+    return STORE_OK;
 }
 
 static enum store_status pg_migrate(struct store_conn *conn, int *applied)
@@ -289,12 +416,12 @@ static enum store_status pg_migrate(struct store_conn *conn, int *applied)
         return st;
     /* A session-level advisory lock: a second instance migrating at the same
      * moment waits here, then finds everything applied. */
-    if (exec_simple(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", &st) != 0)
+    if (exec_simple(c, "migrate", "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", &st) != 0)
         return st;
-    if (exec_simple(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                       " version INTEGER PRIMARY KEY,"
-                       " name TEXT NOT NULL,"
-                       " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())", &st) != 0)
+    if (exec_simple(c, "migrate", "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                  " version INTEGER PRIMARY KEY,"
+                                  " name TEXT NOT NULL,"
+                                  " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())", &st) != 0)
         goto out;
     for (int i = 0; i < postgres_migration_count; i++) {
         const struct migration *m = &postgres_migrations[i];
@@ -304,20 +431,21 @@ static enum store_status pg_migrate(struct store_conn *conn, int *applied)
         bool done;
 
         snprintf(version, sizeof version, "%d", m->version);
-        if (exec_params(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, params, &res, &st) != 0)
+        if (query(c, "migrate", "SELECT 1 FROM schema_migrations WHERE version = $1", false, 1, params, &res,
+                  &st) != 0)
             goto out;
         done = PQntuples(res) > 0;
         PQclear(res);
         if (done)
             continue;
-        if (exec_simple(c, "BEGIN", &st) != 0)
+        if (exec_simple(c, "migrate", "BEGIN", &st) != 0)
             goto out;
-        if (exec_simple(c, m->sql, &st) != 0)
+        if (exec_simple(c, "migrate", m->sql, &st) != 0)
             goto rollback;
-        if (exec_params(c, "INSERT INTO schema_migrations(version, name) VALUES($1, $2)", 2, params, NULL,
-                        &st) != 0)
+        if (query(c, "migrate", "INSERT INTO schema_migrations(version, name) VALUES($1, $2)", false, 2, params,
+                  NULL, &st) != 0)
             goto rollback;
-        if (exec_simple(c, "COMMIT", &st) != 0)
+        if (exec_simple(c, "migrate", "COMMIT", &st) != 0)
             goto out;
         (*applied)++;
     }
@@ -325,11 +453,15 @@ static enum store_status pg_migrate(struct store_conn *conn, int *applied)
     goto out;
 
 rollback:
-    if (c->pg != NULL)
-        PQclear(PQexec(c->pg, "ROLLBACK"));
+    if (c->pg != NULL) {
+        enum store_status ignored;
+        exec_simple(c, "migrate", "ROLLBACK", &ignored);
+    }
 out:
-    if (c->pg != NULL)
-        PQclear(PQexec(c->pg, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")"));
+    if (c->pg != NULL) {
+        enum store_status ignored;
+        exec_simple(c, "migrate", "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")", &ignored);
+    }
     return st;
 }
 
@@ -343,7 +475,14 @@ static enum store_status pg_schema_version(struct store_conn *conn, int *version
     st = ensure_connected(c);
     if (st != STORE_OK)
         return st;
-    res = PQexec(c->pg, SCHEMA_VERSION_SQL);
+    if (!PQsendQueryParams(c->pg, SCHEMA_VERSION_SQL, 0, NULL, NULL, NULL, NULL, 0)) {
+        set_pg_error(c, "schema version", PQerrorMessage(c->pg));
+        disconnect(c);
+        return STORE_UNAVAILABLE;
+    }
+    st = await_result(c, "schema version", &res);
+    if (st != STORE_OK)
+        return st;
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         *version = atoi(PQgetvalue(res, 0, 0));
         PQclear(res);
@@ -359,49 +498,53 @@ static enum store_status pg_schema_version(struct store_conn *conn, int *version
     return st;
 }
 
-/* A one-name write whose returned id tells whether a row matched. */
-static enum store_status write_one(struct pg_conn *c, enum pg_statement which, const char *name,
-                                   int enabled, bool repeatable, int64_t *id)
+/* A write whose returned row (FLAG_COLUMNS) is the flag as committed; no
+ * row means no flag of that name. */
+static enum store_status write_flag(struct pg_conn *c, enum pg_statement which, const struct flag_row *in,
+                                    bool repeatable, struct flag **out)
 {
     char payload[NOTIFY_PAYLOAD_MAX];
-    const char *params[3] = {name, enabled ? "true" : "false", payload};
+    const char *params[3] = {in->name, in->is_enabled ? "true" : "false", payload};
     PGresult *res;
     enum store_status st;
 
-    snprintf(payload, sizeof payload, "%s %s", c->base.store->instance_id, name);
-    if (which == STMT_DELETE)
-        params[1] = payload;
+    snprintf(payload, sizeof payload, "%s %s", c->base.store->instance_id, in->name);
     st = run(c, which, params, repeatable, &res);
     if (st != STORE_OK)
         return st;
-    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
-    if (st == STORE_OK)
-        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    st = PQntuples(res) > 0 ? flag_from_result(c, res, 0, out) : STORE_NOT_FOUND;
     PQclear(res);
     return st;
 }
 
-static enum store_status pg_flag_create(struct store_conn *conn, const char *name, bool is_enabled,
-                                        struct store_flag *out)
+static enum store_status pg_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
-    out->is_enabled = is_enabled;
-    return write_one((struct pg_conn *)conn, STMT_CREATE, name, is_enabled, false, &out->id);
+    return write_flag((struct pg_conn *)conn, STMT_CREATE, in, false, out);
 }
 
-static enum store_status pg_flag_set_enabled(struct store_conn *conn, const char *name, bool is_enabled,
-                                             struct store_flag *out)
+static enum store_status pg_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
-    out->is_enabled = is_enabled;
-    return write_one((struct pg_conn *)conn, STMT_SET_ENABLED, name, is_enabled, true, &out->id);
+    return write_flag((struct pg_conn *)conn, STMT_UPDATE, in, true, out);
 }
 
 static enum store_status pg_flag_delete(struct store_conn *conn, const char *name)
 {
-    int64_t id;
-    return write_one((struct pg_conn *)conn, STMT_DELETE, name, 0, false, &id);
+    struct pg_conn *c = (struct pg_conn *)conn;
+    char payload[NOTIFY_PAYLOAD_MAX];
+    const char *params[2] = {name, payload};
+    PGresult *res;
+    enum store_status st;
+
+    snprintf(payload, sizeof payload, "%s %s", c->base.store->instance_id, name);
+    st = run(c, STMT_DELETE, params, false, &res);
+    if (st != STORE_OK)
+        return st;
+    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
+    PQclear(res);
+    return st;
 }
 
-static enum store_status pg_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx)
+static enum store_status pg_flag_load_all(struct store_conn *conn, store_flag_fn fn, void *ctx)
 {
     struct pg_conn *c = (struct pg_conn *)conn;
     PGresult *res;
@@ -409,20 +552,20 @@ static enum store_status pg_flag_load_all(struct store_conn *conn, store_row_fn 
 
     if (st != STORE_OK)
         return st;
-    for (int i = 0, n = PQntuples(res); i < n; i++) {
-        const char *enabled = PQgetvalue(res, i, 2);
-        if (row(ctx, PQgetvalue(res, i, 1), strtoll(PQgetvalue(res, i, 0), NULL, 10),
-                enabled[0] == 't') != 0) {
-            PQclear(res);
+    for (int i = 0, n = PQntuples(res); i < n && st == STORE_OK; i++) {
+        struct flag *flag;
+        st = flag_from_result(c, res, i, &flag);
+        if (st == STORE_OK && fn(ctx, flag) != 0) {
             store_set_error(conn, "out of memory loading flags");
-            return STORE_ERROR;
+            st = STORE_ERROR;
         }
+        flag_unref(flag);
     }
     PQclear(res);
-    return STORE_OK;
+    return st;
 }
 
-static enum store_status pg_flag_get(struct store_conn *conn, const char *name, struct store_flag *out)
+static enum store_status pg_flag_get(struct store_conn *conn, const char *name, struct flag **out)
 {
     struct pg_conn *c = (struct pg_conn *)conn;
     const char *params[1] = {name};
@@ -431,11 +574,7 @@ static enum store_status pg_flag_get(struct store_conn *conn, const char *name, 
 
     if (st != STORE_OK)
         return st;
-    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
-    if (st == STORE_OK) {
-        out->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        out->is_enabled = PQgetvalue(res, 0, 1)[0] == 't';
-    }
+    st = PQntuples(res) > 0 ? flag_from_result(c, res, 0, out) : STORE_NOT_FOUND;
     PQclear(res);
     return st;
 }
@@ -447,7 +586,7 @@ static enum store_status pg_listen(struct store_conn *conn)
 
     if (st != STORE_OK)
         return st;
-    if (exec_simple(c, "LISTEN " CHANGE_CHANNEL, &st) != 0)
+    if (exec_simple(c, "listen", "LISTEN " CHANGE_CHANNEL, &st) != 0)
         return st;
     c->listening = true;
     return STORE_OK;
@@ -497,7 +636,7 @@ const struct store_backend store_postgres_backend = {
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
     .flag_create = pg_flag_create,
-    .flag_set_enabled = pg_flag_set_enabled,
+    .flag_update = pg_flag_update,
     .flag_delete = pg_flag_delete,
     .flag_load_all = pg_flag_load_all,
     .flag_get = pg_flag_get,

@@ -24,19 +24,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../flag.h"
 #include "backend.h"
 #include "migrations.h"
 
 enum sqlite_statement {
-    STMT_CREATE, STMT_SET_ENABLED, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_SCHEMA_VERSION, STMT_COUNT
+    STMT_CREATE, STMT_UPDATE, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_SCHEMA_VERSION, STMT_COUNT
 };
 
+/* The columns of a flag row, in the order flag_from_row() reads them. */
+#define FLAG_COLUMNS "id, name, is_enabled"
+
 static const char *const statement_sql[STMT_COUNT] = {
-    [STMT_CREATE] = "INSERT INTO flags(name, is_enabled) VALUES(?1, ?2) RETURNING id",
-    [STMT_SET_ENABLED] = "UPDATE flags SET is_enabled = ?2 WHERE name = ?1 RETURNING id",
+    [STMT_CREATE] = "INSERT INTO flags(name, is_enabled) VALUES(?1, ?2) RETURNING " FLAG_COLUMNS,
+    [STMT_UPDATE] = "UPDATE flags SET is_enabled = ?2 WHERE name = ?1 RETURNING " FLAG_COLUMNS,
     [STMT_DELETE] = "DELETE FROM flags WHERE name = ?1 RETURNING id",
-    [STMT_LOAD_ALL] = "SELECT id, name, is_enabled FROM flags",
-    [STMT_GET] = "SELECT id, is_enabled FROM flags WHERE name = ?1",
+    [STMT_LOAD_ALL] = "SELECT " FLAG_COLUMNS " FROM flags",
+    [STMT_GET] = "SELECT " FLAG_COLUMNS " FROM flags WHERE name = ?1",
     [STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
 };
 
@@ -252,58 +256,82 @@ static enum store_status sqlite_schema_version(struct store_conn *conn, int *ver
     return STORE_OK;
 }
 
-/* Runs a one-name write whose RETURNING id tells whether a row matched. */
-static enum store_status write_one(struct sqlite_conn *c, enum sqlite_statement which, const char *what,
-                                   const char *name, int enabled, int64_t *id)
+/* A committed flag from the current row of stmt, whose first columns are
+ * FLAG_COLUMNS. A row whose name is NULL (SQLite does not enforce NOT NULL
+ * types strictly) is skipped by the caller. */
+static enum store_status flag_from_row(struct sqlite_conn *c, sqlite3_stmt *stmt, struct flag **out)
 {
-    sqlite3_stmt *stmt;
-    enum store_status st = statement(c, which, &stmt);
-    int rc;
+    struct flag_row row = {
+        .id = sqlite3_column_int64(stmt, 0),
+        .name = (const char *)sqlite3_column_text(stmt, 1),
+        .is_enabled = sqlite3_column_int(stmt, 2) != 0,
+    };
 
-    if (st != STORE_OK)
-        return st;
-    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    if (enabled >= 0)
-        sqlite3_bind_int(stmt, 2, enabled);
-    rc = sqlite3_step(stmt);
+    *out = row.name ? flag_create(&row) : NULL;
+    if (*out == NULL) {
+        store_set_error(&c->base, "sqlite: out of memory reading a flag");
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+/* Runs a one-name statement to completion (committing an autocommit write)
+ * and reads the flag its single row returns: STORE_NOT_FOUND without one.
+ * out may be NULL when only the outcome matters. */
+static enum store_status step_one(struct sqlite_conn *c, sqlite3_stmt *stmt, const char *what, struct flag **out)
+{
+    enum store_status st = STORE_NOT_FOUND;
+    int rc = sqlite3_step(stmt);
+
     if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(stmt, 0);
-        rc = sqlite3_step(stmt);  /* run to completion: commits the autocommit txn */
-        if (rc == SQLITE_DONE) {
-            sqlite3_reset(stmt);
-            return STORE_OK;
-        }
+        st = out ? flag_from_row(c, stmt, out) : STORE_OK;
+        rc = sqlite3_step(stmt);
     }
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(stmt);
-        return STORE_NOT_FOUND;
+    if (rc != SQLITE_DONE) {
+        if (out != NULL && st == STORE_OK)
+            flag_unref(*out);
+        st = fail(c, rc, what);
     }
-    st = fail(c, rc, what);
     sqlite3_reset(stmt);
     return st;
 }
 
-static enum store_status sqlite_flag_create(struct store_conn *conn, const char *name, bool is_enabled,
-                                            struct store_flag *out)
+static enum store_status write_flag(struct sqlite_conn *c, enum sqlite_statement which, const char *what,
+                                    const struct flag_row *in, struct flag **out)
 {
-    out->is_enabled = is_enabled;
-    return write_one((struct sqlite_conn *)conn, STMT_CREATE, "create", name, is_enabled, &out->id);
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, which, &stmt);
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, in->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, in->is_enabled);
+    return step_one(c, stmt, what, out);
 }
 
-static enum store_status sqlite_flag_set_enabled(struct store_conn *conn, const char *name, bool is_enabled,
-                                                 struct store_flag *out)
+static enum store_status sqlite_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
-    out->is_enabled = is_enabled;
-    return write_one((struct sqlite_conn *)conn, STMT_SET_ENABLED, "update", name, is_enabled, &out->id);
+    return write_flag((struct sqlite_conn *)conn, STMT_CREATE, "create", in, out);
+}
+
+static enum store_status sqlite_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out)
+{
+    return write_flag((struct sqlite_conn *)conn, STMT_UPDATE, "update", in, out);
 }
 
 static enum store_status sqlite_flag_delete(struct store_conn *conn, const char *name)
 {
-    int64_t id;
-    return write_one((struct sqlite_conn *)conn, STMT_DELETE, "delete", name, -1, &id);
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_DELETE, &stmt);
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    return step_one(c, stmt, "delete", NULL);
 }
 
-static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx)
+static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_flag_fn fn, void *ctx)
 {
     struct sqlite_conn *c = (struct sqlite_conn *)conn;
     sqlite3_stmt *stmt;
@@ -314,13 +342,18 @@ static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_row
         return st;
     /* One statement is one read transaction: a consistent view. */
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(stmt, 1);
-        if (name == NULL)
+        struct flag *flag;
+        if (sqlite3_column_type(stmt, 1) == SQLITE_NULL)
             continue;
-        if (row(ctx, name, sqlite3_column_int64(stmt, 0), sqlite3_column_int(stmt, 2) != 0) != 0) {
-            sqlite3_reset(stmt);
+        st = flag_from_row(c, stmt, &flag);
+        if (st == STORE_OK && fn(ctx, flag) != 0) {
             store_set_error(conn, "out of memory loading flags");
-            return STORE_ERROR;
+            st = STORE_ERROR;
+        }
+        flag_unref(flag);
+        if (st != STORE_OK) {
+            sqlite3_reset(stmt);
+            return st;
         }
     }
     if (rc != SQLITE_DONE) {
@@ -332,26 +365,16 @@ static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_row
     return STORE_OK;
 }
 
-static enum store_status sqlite_flag_get(struct store_conn *conn, const char *name, struct store_flag *out)
+static enum store_status sqlite_flag_get(struct store_conn *conn, const char *name, struct flag **out)
 {
     struct sqlite_conn *c = (struct sqlite_conn *)conn;
     sqlite3_stmt *stmt;
     enum store_status st = statement(c, STMT_GET, &stmt);
-    int rc;
 
     if (st != STORE_OK)
         return st;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(stmt, 0);
-        out->is_enabled = sqlite3_column_int(stmt, 1) != 0;
-        st = STORE_OK;
-    } else {
-        st = rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(c, rc, "get");
-    }
-    sqlite3_reset(stmt);
-    return st;
+    return step_one(c, stmt, "get", out);
 }
 
 /* No change feed: one process owns the file, so every write is local. */
@@ -367,7 +390,7 @@ const struct store_backend store_sqlite_backend = {
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
     .flag_create = sqlite_flag_create,
-    .flag_set_enabled = sqlite_flag_set_enabled,
+    .flag_update = sqlite_flag_update,
     .flag_delete = sqlite_flag_delete,
     .flag_load_all = sqlite_flag_load_all,
     .flag_get = sqlite_flag_get,

@@ -1,5 +1,7 @@
 /*
- * store — backend selection and dispatch. See store.h.
+ * store — opening a store on a backend, and dispatching to it. See
+ * store.h. (Which backend a configuration names is store/open.c's, so that
+ * tests can link this file with a backend of their own.)
  */
 #include "store.h"
 
@@ -12,7 +14,8 @@
 
 #include "backend.h"
 
-struct store *store_open(const struct config *cfg, char *err, size_t errlen)
+struct store *store_open_backend(const struct config *cfg, const struct store_backend *backend, char *err,
+                                 size_t errlen)
 {
     struct store *store = calloc(1, sizeof *store);
 
@@ -25,8 +28,7 @@ struct store *store_open(const struct config *cfg, char *err, size_t errlen)
     if (getrandom(&id, sizeof id, 0) != sizeof id)
         id = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)store;
     snprintf(store->instance_id, sizeof store->instance_id, "%016llx", (unsigned long long)id);
-    store->backend = cfg->store_kind == STORE_KIND_POSTGRES ? &store_postgres_backend
-                                                            : &store_sqlite_backend;
+    store->backend = backend;
     if (store->backend->open(store, err, errlen) != 0) {
         free(store);
         return NULL;
@@ -87,16 +89,14 @@ enum store_status store_schema_version(struct store_conn *conn, int *version)
     return conn->store->backend->schema_version(conn, version);
 }
 
-enum store_status store_flag_create(struct store_conn *conn, const char *name, bool is_enabled,
-                                    struct store_flag *out)
+enum store_status store_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
-    return conn->store->backend->flag_create(conn, name, is_enabled, out);
+    return conn->store->backend->flag_create(conn, in, out);
 }
 
-enum store_status store_flag_set_enabled(struct store_conn *conn, const char *name, bool is_enabled,
-                                         struct store_flag *out)
+enum store_status store_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
-    return conn->store->backend->flag_set_enabled(conn, name, is_enabled, out);
+    return conn->store->backend->flag_update(conn, in, out);
 }
 
 enum store_status store_flag_delete(struct store_conn *conn, const char *name)
@@ -104,12 +104,12 @@ enum store_status store_flag_delete(struct store_conn *conn, const char *name)
     return conn->store->backend->flag_delete(conn, name);
 }
 
-enum store_status store_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx)
+enum store_status store_flag_load_all(struct store_conn *conn, store_flag_fn fn, void *ctx)
 {
-    return conn->store->backend->flag_load_all(conn, row, ctx);
+    return conn->store->backend->flag_load_all(conn, fn, ctx);
 }
 
-enum store_status store_flag_get(struct store_conn *conn, const char *name, struct store_flag *out)
+enum store_status store_flag_get(struct store_conn *conn, const char *name, struct flag **out)
 {
     return conn->store->backend->flag_get(conn, name, out);
 }

@@ -3,7 +3,8 @@
  *
  * Owns: the choice of backend (SQLite embedded default, PostgreSQL for
  * production), connections, schema migrations and every SQL statement.
- * Nothing outside src/store/ sees SQL or a driver handle.
+ * Nothing outside src/store/ sees SQL or a driver handle. Flags go in as a
+ * struct flag_row and come back as the committed struct flag (flag.h).
  *
  * A `struct store` is the shared, immutable description of where the data
  * lives. A `struct store_conn` is one connection, used by one thread at a
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "../config.h"
+#include "../flag.h"
 
 enum store_status {
     STORE_OK = 0,
@@ -29,17 +31,15 @@ enum store_status {
     STORE_ERROR,         /* anything else: a bug or a broken database */
 };
 
-/* A flag row as committed. */
-struct store_flag {
-    int64_t id;
-    bool is_enabled;
-};
+/* Error messages (store_conn_error) are at most this long. */
+#define STORE_ERROR_MAX 512
 
 struct store;
 struct store_conn;
 
-/* Called once per row by store_flag_load_all; return non-zero to stop. */
-typedef int (*store_row_fn)(void *ctx, const char *name, int64_t id, bool is_enabled);
+/* Called once per flag by store_flag_load_all (the flag is borrowed: take
+ * a reference to keep it); return non-zero to stop. */
+typedef int (*store_flag_fn)(void *ctx, struct flag *flag);
 
 struct store *store_open(const struct config *cfg, char *err, size_t errlen);
 void store_close(struct store *store);
@@ -65,15 +65,17 @@ enum store_status store_migrate(struct store_conn *conn, int *applied);
  * readiness probe. */
 enum store_status store_schema_version(struct store_conn *conn, int *version);
 
-enum store_status store_flag_create(struct store_conn *conn, const char *name, bool is_enabled,
-                                    struct store_flag *out);
-enum store_status store_flag_set_enabled(struct store_conn *conn, const char *name, bool is_enabled,
-                                         struct store_flag *out);
+/* Writes return the flag as committed in *out (a new reference) on
+ * STORE_OK. Create inserts `in`; update sets the fields of the flag named
+ * in->name to those of `in` (STORE_NOT_FOUND when there is none). */
+enum store_status store_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out);
+enum store_status store_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out);
 enum store_status store_flag_delete(struct store_conn *conn, const char *name);
 /* Every flag, in no particular order, in one consistent read. */
-enum store_status store_flag_load_all(struct store_conn *conn, store_row_fn row, void *ctx);
-/* One flag as committed now: STORE_OK or STORE_NOT_FOUND. */
-enum store_status store_flag_get(struct store_conn *conn, const char *name, struct store_flag *out);
+enum store_status store_flag_load_all(struct store_conn *conn, store_flag_fn fn, void *ctx);
+/* One flag as committed now: STORE_OK (a new reference in *out) or
+ * STORE_NOT_FOUND. */
+enum store_status store_flag_get(struct store_conn *conn, const char *name, struct flag **out);
 
 /*
  * Change feed. Every committed write publishes the flag's name in the same
