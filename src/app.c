@@ -5,11 +5,19 @@
 
 #include <string.h>
 
+void app_init_locks(struct app *app)
+{
+    for (int i = 0; i < APP_NAME_LOCKS; i++)
+        pthread_mutex_init(&app->name_locks[i], NULL);
+}
+
+void app_destroy_locks(struct app *app)
+{
+    for (int i = 0; i < APP_NAME_LOCKS; i++)
+        pthread_mutex_destroy(&app->name_locks[i]);
+}
+
 pthread_mutex_t *app_name_lock(struct app *app, const char *name)
 {
-    /* FNV-1a over the name picks the lock. */
-    uint32_t h = 2166136261u;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return &app->name_locks[h % APP_NAME_LOCKS];
+    return &app->name_locks[flag_name_hash(name, strlen(name)) % APP_NAME_LOCKS];
 }

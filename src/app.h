@@ -1,7 +1,28 @@
 /*
  * app — the server context: the one place that holds the running service's
- * parts, built by main for `serve` and handed to every handler. There is no
- * other global mutable state (the log settings aside, fixed at start).
+ * parts, built by main for `serve` and handed to the API's handlers. Beyond
+ * it the process keeps two pieces of global state, both fixed early: the
+ * log settings (log.c) and the snapshot's per-thread reader slot numbers
+ * (snapshot.c).
+ *
+ * Lock order. Every lock in the service, from outermost to innermost; a
+ * thread holding one may take only those below it:
+ *
+ *   1. a flag name lock (app_name_lock): held by a write from its store
+ *      call to its snapshot update, and by the sync thread applying another
+ *      instance's change. Database I/O is allowed under it: that is its
+ *      purpose, so that writes to one name land in the snapshot in commit
+ *      order. Functions that expect one held end in _locked.
+ *   2. the snapshot cell lock (inside snapshot.c): held only while making
+ *      and publishing the next snapshot; never held while calling out of
+ *      snapshot.c, so never across I/O. Readers never take it.
+ *   3. leaf locks, each held for a few instructions and never while taking
+ *      another: the store worker queue (workers.c), an event loop's inbox
+ *      (http/), the log buffer (log.c; its writer writes stdout without
+ *      holding it).
+ *
+ * Nothing an event-loop thread can wait on is held across I/O: event loops
+ * take only leaf locks and the snapshot's hazard slots (no lock at all).
  */
 #ifndef TM_APP_H
 #define TM_APP_H
@@ -15,9 +36,8 @@
 #include "store/store.h"
 #include "workers.h"
 
-/* Writes to one flag name are ordered by one of these locks, held from the
- * store call to the snapshot update, so the snapshot always ends with the
- * state the database committed last. Different names rarely share one. */
+/* Writes to one flag name are ordered by one of these locks. Different
+ * names rarely share one. */
 #define APP_NAME_LOCKS 64
 
 struct sync;
@@ -29,9 +49,11 @@ struct app {
     struct snapshot_cell *snapshots;
     struct sync *sync;
     pthread_mutex_t name_locks[APP_NAME_LOCKS];
-    atomic_bool shutting_down;
 };
 
+/* Initializes and destroys the name locks. */
+void app_init_locks(struct app *app);
+void app_destroy_locks(struct app *app);
 pthread_mutex_t *app_name_lock(struct app *app, const char *name);
 
 #endif

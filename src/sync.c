@@ -13,11 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "log.h"
 
-/* A load that keeps losing races with writes takes the rebuild lock for
- * its last try, so it always completes. */
-#define RELOAD_TRIES 3
+/* A load is repeated at once when a write raced with it before anything
+ * was loaded (see snapshot_load_publish); after this many it waits for the
+ * next retry. */
+#define LOAD_TRIES 3
 #define RETRY_MS 1000
 
 struct sync {
@@ -28,6 +30,7 @@ struct sync {
     atomic_bool stopping;
     bool loaded;               /* the first snapshot is published */
     bool failing;              /* last attempt failed (log transitions only) */
+    char detail[512];          /* why the last reload failed */
 };
 
 /* Names changed by other instances, collected from one drain. */
@@ -46,58 +49,39 @@ static long long now_ms(void)
 
 /* ---- full reload ------------------------------------------------------ */
 
-static int add_row(void *ctx, const char *name, int64_t id, bool is_enabled)
+static int add_flag(void *builder, struct flag *flag)
 {
-    return snapshot_builder_add(ctx, name, id, is_enabled);
+    return snapshot_builder_add(builder, flag);
 }
 
-/* Loads everything and publishes it, unless a local change raced with the
- * read (then 1; the caller retries). With `locked`, the caller holds the
- * rebuild lock, so nothing can race. -1 on a store failure. */
-static int load(struct app *app, struct store_conn *conn, bool locked)
-{
-    struct snapshot_cell *cell = app->snapshots;
-    uint64_t before = snapshot_cell_generation(cell);
-    struct snapshot_builder *builder = snapshot_builder_create();
-    struct snapshot *snap;
-
-    if (builder == NULL)
-        return -1;
-    if (store_flag_load_all(conn, add_row, builder) != STORE_OK) {
-        snapshot_builder_abort(builder);
-        return -1;
-    }
-    snap = snapshot_builder_finish(builder);
-    if (snap == NULL) {
-        log_msg(LOG_ERROR, "out of memory building the snapshot");
-        return -1;
-    }
-    if (!locked)
-        snapshot_cell_lock(cell);
-    if (!locked && snapshot_cell_generation(cell) != before) {
-        snapshot_cell_unlock(cell);
-        snapshot_release(snap);
-        return 1;
-    }
-    snapshot_publish(cell, snap);
-    if (!locked)
-        snapshot_cell_unlock(cell);
-    return 0;
-}
-
+/* Reads every flag and publishes them. The read holds no lock of ours:
+ * local writes go on meanwhile, and the snapshot merges those it saw
+ * (snapshot_load_publish). 0 when published, -1 on a store failure. */
 static int reload(struct sync *s)
 {
-    int rc;
+    struct snapshot_cell *cell = s->app->snapshots;
 
-    for (int i = 0; i < RELOAD_TRIES - 1; i++) {
-        rc = load(s->app, s->conn, false);
+    for (int attempt = 0; attempt < LOAD_TRIES; attempt++) {
+        struct snapshot_builder *builder = snapshot_builder_create();
+        int rc;
+
+        if (builder == NULL)
+            return -1;
+        snapshot_load_begin(cell);
+        if (store_flag_load_all(s->conn, add_flag, builder) != STORE_OK) {
+            snprintf(s->detail, sizeof s->detail, "%s", store_conn_error(s->conn));
+            snapshot_builder_abort(builder);
+            snapshot_load_abort(cell);
+            return -1;
+        }
+        rc = snapshot_load_publish(cell, snapshot_builder_finish(builder));
+        if (rc < 0)
+            snprintf(s->detail, sizeof s->detail, "out of memory building the snapshot");
         if (rc <= 0)
             return rc;
     }
-    snapshot_cell_lock(s->app->snapshots);
-    rc = load(s->app, s->conn, true);
-    snapshot_cell_unlock(s->app->snapshots);
-    return rc;
+    snprintf(s->detail, sizeof s->detail, "writes kept racing with the first load");
+    return -1;
 }
 
 /* Before the first load the schema must be current: serving an old schema
@@ -117,7 +101,7 @@ static int reload_checked(struct sync *s)
     }
     if (problem == NULL && reload(s) != 0) {
         problem = "cannot load flags from the database; retrying every second";
-        detail = store_conn_error(s->conn);
+        detail = s->detail;
     }
     if (problem != NULL) {
         if (!s->failing)
@@ -154,29 +138,6 @@ static void collect(void *ctx, const char *name)
     b->count++;
 }
 
-/* Re-reads one changed flag and applies what is committed now. */
-static int apply_one(struct sync *s, const char *name)
-{
-    pthread_mutex_t *lock = app_name_lock(s->app, name);
-    struct snapshot_change change = {.kind = SNAPSHOT_UPSERT, .name = name};
-    struct store_flag row = {0};
-    enum store_status st;
-    int rc;
-
-    pthread_mutex_lock(lock);
-    st = store_flag_get(s->conn, name, &row);
-    if (st == STORE_OK || st == STORE_NOT_FOUND) {
-        change.kind = st == STORE_OK ? SNAPSHOT_UPSERT : SNAPSHOT_DELETE;
-        change.id = row.id;
-        change.is_enabled = row.is_enabled;
-        rc = snapshot_apply(s->app->snapshots, &change);
-    } else {
-        rc = -1;
-    }
-    pthread_mutex_unlock(lock);
-    return rc;
-}
-
 /* Applies every pending change; queries made here may queue more, so it
  * drains until nothing is left. -1 when the feed or the store failed. */
 static int drain_and_apply(struct sync *s)
@@ -191,7 +152,7 @@ static int drain_and_apply(struct sync *s)
             rc = reload(s) == 0 ? 0 : -1;
         for (size_t i = 0; i < b.count; i++) {
             if (rc == 0 && !b.overflow)
-                rc = apply_one(s, b.names[i]);
+                rc = catalog_refresh(s->app, s->conn, b.names[i]) == STORE_OK ? 0 : -1;
             free(b.names[i]);
         }
         if (rc != 0)

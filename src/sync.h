@@ -6,14 +6,16 @@
  *    second until the database answers and its schema is current;
  *  - listens to the store's change feed (PostgreSQL LISTEN/NOTIFY) and, for
  *    each flag another instance changed, re-reads that row and applies it
- *    under the flag's name lock, so it never interleaves with a local write
- *    of the same name and the snapshot ends at the last committed state;
+ *    through the catalog (under the flag's name lock), so it never
+ *    interleaves with a local write of the same name and the snapshot ends
+ *    at the last committed state;
  *  - reloads everything every RESYNC_INTERVAL as a safety net, and at once
  *    after (re)starting to listen, since changes made while the feed was
  *    down are not replayed; a lost feed is re-established every second.
- * Local writes update the snapshot themselves (api/flags.c); a full reload
- * that raced with one is thrown away and retried, so it never rolls a newer
- * local write back.
+ * Local writes update the snapshot themselves (api/flags.c). A full reload
+ * reads without holding any lock of ours, so writes go on during it; the
+ * snapshot keeps the state of every name written meanwhile
+ * (snapshot_load_publish), so a reload never rolls a newer local write back.
  */
 #ifndef TM_SYNC_H
 #define TM_SYNC_H
