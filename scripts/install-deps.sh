@@ -10,15 +10,16 @@
 #     deb       Debian package build/check vpc     network-namespace VPC replica
 set -euo pipefail
 
-# Build and run: compiler, HTTP server library, JSON, SQLite, libpq.
-BUILD_PACKAGES=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev)
+# Build and run: compiler, llhttp's C sources (Node.js's HTTP parser),
+# OpenSSL (TLS), JSON, SQLite, libpq.
+BUILD_PACKAGES=(gcc make pkg-config node-llhttp libssl-dev libjansson-dev libsqlite3-dev libpq-dev)
 # Test: second compiler and sanitizer runtimes, a real PostgreSQL server,
 # the API test runner (Debian's python3), the smoke script's tools, valgrind,
 # Graphviz (diagrams are checked against their sources), systemd-analyze
-# (the deploy drop-in is verified), and Node.js/npm for the OpenAPI linter
-# and the HCL parser.
+# (the deploy drop-in is verified), the openssl command (a throwaway CA for
+# the TLS tests), and Node.js/npm for the OpenAPI linter and the HCL parser.
 TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util-linux procps
-               graphviz systemd)
+               graphviz systemd openssl)
 # Benchmarks: load generator, the nginx ceiling, chart drawing.
 BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
 # Container image: a Debian base from debootstrap, built with buildah (no

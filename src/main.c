@@ -1,11 +1,14 @@
 /*
  * main — the command line: serve (default), migrate, init-db, version, help.
  *
- * Owns: process start-up and shutdown order. `serve` builds the server
- * context (app.h) in dependency order — store, snapshot cell, store workers,
- * sync thread, HTTP — waits for SIGTERM or SIGINT, then takes it down in
- * reverse: stop accepting, let in-flight requests finish (up to
- * SHUTDOWN_TIMEOUT), stop the workers, HTTP, sync, and close the store.
+ * Owns: process start-up and shutdown order, and the wiring: `serve`
+ * builds the server context (app.h) in dependency order — store, snapshot
+ * cell, store workers, sync thread, the API — and hands the API's handler
+ * to the HTTP transport, which knows nothing else of the service. It then
+ * waits for signals: SIGHUP re-reads the TLS files; SIGTERM or SIGINT take
+ * everything down in reverse: stop accepting, let in-flight requests
+ * finish (up to SHUTDOWN_TIMEOUT), stop the workers (answering what they
+ * had queued), HTTP, sync, and close the store.
  */
 #include <jansson.h>
 #include <signal.h>
@@ -14,9 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "app.h"
 #include "config.h"
-#include "http.h"
+#include "http/http.h"
 #include "log.h"
 #include "store/store.h"
 #include "sync.h"
@@ -63,31 +67,75 @@ static int run_migrate(const struct config *cfg)
     return st == STORE_OK ? 0 : 1;
 }
 
+static struct http_settings http_settings_from(const struct config *cfg)
+{
+    struct http_settings s = {
+        .bind = cfg->bind,
+        .port = cfg->port,
+        .threads = cfg->threads,
+        .max_connections = cfg->max_connections,
+        .keepalive_timeout_s = cfg->keepalive_timeout_s,
+        .header_timeout_s = cfg->header_timeout_s,
+        .body_timeout_s = cfg->body_timeout_s,
+        .send_timeout_s = cfg->send_timeout_s,
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_unsent_bytes = (long long)cfg->max_unsent_mb * 1024 * 1024,
+        .tls_cert_file = cfg->tls_cert_file,
+        .tls_key_file = cfg->tls_key_file,
+    };
+    return s;
+}
+
+/* Waits for SIGTERM or SIGINT, re-reading the TLS files on each SIGHUP. */
+static int wait_for_stop(const sigset_t *signals, struct http_server *http, bool tls_configured)
+{
+    for (;;) {
+        int sig = 0;
+        char err[512];
+
+        if (sigwait(signals, &sig) != 0)
+            return SIGTERM;
+        if (sig != SIGHUP)
+            return sig;
+        if (!tls_configured)
+            log_msg(LOG_INFO, "SIGHUP: nothing to reload (TLS is off)");
+        else if (http_server_reload_tls(http, err, sizeof err) == 0)
+            log_msg(LOG_INFO, "SIGHUP: TLS certificate and key reloaded");
+        else
+            log_event(LOG_ERROR, "SIGHUP: TLS reload failed; the previous certificate stays in use",
+                      json_pack("{s:s}", "detail", err));
+    }
+}
+
 static int run_serve(const struct config *cfg)
 {
     struct app app = {.cfg = cfg};
+    struct http_settings http_settings = http_settings_from(cfg);
     struct http_server *http = NULL;
-    sigset_t stop_signals;
+    struct api *api = NULL;
+    sigset_t signals;
     char err[512];
-    int sig = 0, rc = 1;
+    int sig, rc = 1;
 
-    /* Every thread started below inherits this mask, so SIGTERM/SIGINT are
+    /* Every thread started below inherits this mask, so these signals are
      * only ever taken by sigwait() here. */
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    for (int i = 0; i < APP_NAME_LOCKS; i++)
-        pthread_mutex_init(&app.name_locks[i], NULL);
+    app_init_locks(&app);
     if (log_start_async() != 0)
         log_msg(LOG_WARN, "cannot start the log writer thread; logging synchronously");
     app.store = store_open(cfg, err, sizeof err);
     if (app.store == NULL)
         goto out;
     app.snapshots = snapshot_cell_create();
-    if (app.snapshots == NULL) {
+    api = api_create(&app);
+    if (app.snapshots == NULL || api == NULL) {
         snprintf(err, sizeof err, "out of memory");
         goto out;
     }
@@ -97,22 +145,22 @@ static int run_serve(const struct config *cfg)
     app.sync = sync_start(&app, err, sizeof err);
     if (app.sync == NULL)
         goto out;
-    http = http_start(&app, err, sizeof err);
+    http = http_server_start(&http_settings, api_handle, api, err, sizeof err);
     if (http == NULL)
         goto out;
 
     log_event(LOG_INFO, "listening",
-              json_pack("{s:s, s:i, s:s, s:s, s:i, s:i}", "address", cfg->bind, "port", cfg->port,
+              json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:i}", "address", cfg->bind, "port", cfg->port,
+                        "scheme", cfg->tls_cert_file ? "https" : "http",
                         "backend", store_backend_name(app.store), "database", cfg->database_display,
-                        "threads", cfg->threads, "store_workers", store_max_connections(app.store)));
+                        "threads", cfg->threads, "store_workers", store_max_connections(app.store),
+                        "max_connections", cfg->max_connections));
 
-    if (sigwait(&stop_signals, &sig) != 0)
-        sig = SIGTERM;
+    sig = wait_for_stop(&signals, http, cfg->tls_cert_file != NULL);
     log_event(LOG_INFO, "shutting down", json_pack("{s:s, s:i}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
                                                   "timeout_s", cfg->shutdown_timeout_s));
-    atomic_store(&app.shutting_down, true);
-    http_quiesce(http);
-    if (!http_wait_idle(http, cfg->shutdown_timeout_s * 1000))
+    http_server_quiesce(http);
+    if (!http_server_wait_idle(http, cfg->shutdown_timeout_s * 1000))
         log_msg(LOG_WARN, "shutdown timeout reached with requests still in flight; closing them");
     rc = 0;
     err[0] = '\0';
@@ -120,16 +168,16 @@ static int run_serve(const struct config *cfg)
 out:
     if (rc != 0)
         log_event(LOG_ERROR, "cannot start", json_pack("{s:s}", "detail", err));
-    /* Workers before HTTP: a request suspended on a queued job is answered
-     * (503) and resumed before libmicrohttpd closes its connection. */
+    /* Workers before HTTP: a request waiting on a queued job is answered
+     * (503) while its connection is still served. */
     workers_stop(app.workers);
-    http_stop(http);
+    http_server_stop(http);
     workers_destroy(app.workers);
     sync_stop(app.sync);
+    api_destroy(api);
     snapshot_cell_destroy(app.snapshots);
     store_close(app.store);
-    for (int i = 0; i < APP_NAME_LOCKS; i++)
-        pthread_mutex_destroy(&app.name_locks[i]);
+    app_destroy_locks(&app);
     if (rc == 0)
         log_msg(LOG_INFO, "stopped");
     log_stop_async();

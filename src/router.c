@@ -1,57 +1,108 @@
 /*
- * router — method + path to route. See router.h.
+ * router — method + path to a route of a table. See router.h.
+ *
+ * Cost: O(routes x segments) string comparisons per request; the table
+ * has a few dozen routes, which is cheaper than building a trie for it.
  */
 #include "router.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define GET_LIKE (METHOD_GET | METHOD_HEAD)
+#include "text.h"
 
-enum http_method router_method(const char *method)
+struct segment {
+    const char *text;          /* decoded */
+    size_t len;
+};
+
+/* Splits "/a/b%2Fc" into decoded segments "a", "b/c". Returns the count, or
+ * -1 when the path does not start with '/', has too many segments, or does
+ * not fit in scratch. */
+static int split(const char *path, size_t len, char *scratch, size_t scratch_len, struct segment *out)
 {
-    if (strcmp(method, "GET") == 0) return METHOD_GET;
-    if (strcmp(method, "HEAD") == 0) return METHOD_HEAD;
-    if (strcmp(method, "POST") == 0) return METHOD_POST;
-    if (strcmp(method, "PUT") == 0) return METHOD_PUT;
-    if (strcmp(method, "DELETE") == 0) return METHOD_DELETE;
-    return METHOD_OTHER;
+    size_t used = 0;
+    int count = 0;
+
+    if (len == 0 || path[0] != '/')
+        return -1;
+    for (size_t at = 1; at <= len;) {
+        const char *end = memchr(path + at, '/', len - at);
+        size_t raw = end ? (size_t)(end - (path + at)) : len - at;
+        if (count == ROUTER_MAX_SEGMENTS || used + raw + 1 > scratch_len)
+            return -1;
+        out[count].text = scratch + used;
+        out[count].len = text_percent_decode(path + at, raw, scratch + used);
+        used += out[count].len + 1;
+        count++;
+        at += raw + 1;
+    }
+    return count;
 }
 
-void router_match(const char *method, const char *path, struct route_match *out)
+/* Whether the segments fit the pattern; fills the parameters if so. */
+static bool fits(const char *pattern, const struct segment *segments, int count, struct route_match *out)
 {
-    static const char flags_prefix[] = "/flags/";
+    int index = 0, params = 0;
+    const char *p = pattern;
+
+    while (*p == '/') {
+        const char *start = ++p, *end;
+        while (*p != '\0' && *p != '/')
+            p++;
+        end = p;
+        if (index == count)
+            return false;
+        if (*start == '{') {
+            if (segments[index].len == 0 || params == ROUTER_MAX_PARAMS)
+                return false;
+            out->params[params].value = segments[index].text;
+            out->params[params].len = segments[index].len;
+            params++;
+        } else if ((size_t)(end - start) != segments[index].len ||
+                   memcmp(start, segments[index].text, segments[index].len) != 0) {
+            return false;
+        }
+        index++;
+    }
+    if (index != count)
+        return false;
+    out->param_count = params;
+    return true;
+}
+
+void router_match(const struct route_spec *const *specs, size_t count, enum http_method method,
+                  const char *path, size_t len, char *scratch, size_t scratch_len, struct route_match *out)
+{
+    struct segment segments[ROUTER_MAX_SEGMENTS];
+    struct route_match candidate;
+    int segment_count = split(path, len, scratch, scratch_len, segments);
 
     memset(out, 0, sizeof *out);
-    out->method = router_method(method);
-
-    if (strcmp(path, "/health") == 0) {
-        out->id = ROUTE_HEALTH;
-        out->allowed = GET_LIKE;
-    } else if (strcmp(path, "/ready") == 0) {
-        out->id = ROUTE_READY;
-        out->allowed = GET_LIKE;
-    } else if (strcmp(path, "/flags") == 0) {
-        out->id = ROUTE_FLAGS;
-        out->allowed = GET_LIKE | METHOD_POST;
-    } else if (strncmp(path, flags_prefix, sizeof flags_prefix - 1) == 0 &&
-               path[sizeof flags_prefix - 1] != '\0' &&
-               strchr(path + sizeof flags_prefix - 1, '/') == NULL) {
-        out->id = ROUTE_FLAG;
-        out->allowed = GET_LIKE | METHOD_PUT | METHOD_DELETE;
-        out->param = path + sizeof flags_prefix - 1;
-        out->param_len = strlen(out->param);
-    } else {
+    out->index = -1;
+    if (segment_count < 0)
         return;
+    for (size_t i = 0; i < count; i++) {
+        unsigned methods = specs[i]->methods;
+        if (methods & METHOD_GET)
+            methods |= METHOD_HEAD;
+        memset(&candidate, 0, sizeof candidate);
+        if (!fits(specs[i]->pattern, segments, segment_count, &candidate))
+            continue;
+        out->allowed |= methods;
+        if (out->index < 0 && (methods & method)) {
+            out->index = (int)i;
+            out->param_count = candidate.param_count;
+            memcpy(out->params, candidate.params, sizeof out->params);
+        }
     }
-    out->method_allowed = (out->allowed & out->method) != 0;
 }
 
 const char *router_allow_header(unsigned allowed, char *buf, size_t buflen)
 {
     static const struct { unsigned bit; const char *name; } names[] = {
-        {METHOD_GET, "GET"}, {METHOD_HEAD, "HEAD"}, {METHOD_POST, "POST"},
-        {METHOD_PUT, "PUT"}, {METHOD_DELETE, "DELETE"},
+        {METHOD_GET, "GET"}, {METHOD_HEAD, "HEAD"}, {METHOD_POST, "POST"}, {METHOD_PUT, "PUT"},
+        {METHOD_DELETE, "DELETE"}, {METHOD_PATCH, "PATCH"}, {METHOD_OPTIONS, "OPTIONS"},
     };
     size_t len = 0;
 
@@ -61,30 +112,4 @@ const char *router_allow_header(unsigned allowed, char *buf, size_t buflen)
             len += (size_t)snprintf(buf + len, buflen - len, "%s%s", len ? ", " : "", names[i].name);
     }
     return buf;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-size_t router_unescape(char *text)
-{
-    char *in = text, *out = text;
-
-    while (*in != '\0') {
-        int hi, lo;
-        if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
-            (hi | lo) != 0) {
-            *out++ = (char)(hi * 16 + lo);
-            in += 3;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    *out = '\0';
-    return (size_t)(out - text);
 }

@@ -1,9 +1,12 @@
 /*
- * router — maps a method and a decoded path to a route.
+ * router — matches a method and a request path against a table of routes.
  *
- * Owns: how a request path is decoded, the table of routes and the methods
- * each accepts (which is also the Allow header of a 405). Pure: no I/O, no
- * allocation; the route's path parameter points into the caller's string.
+ * Owns: what a path pattern is ("/flags/{name}": literal segments and
+ * named parameters, one segment each), splitting a path into segments
+ * before any decoding (so "%2F" never separates), percent-decoding each
+ * segment once, and the Allow header of a 405. It knows no route of its
+ * own: the API gives it the table. Pure: no I/O, no allocation; decoded
+ * parameters go into the caller's buffer.
  */
 #ifndef TM_ROUTER_H
 #define TM_ROUTER_H
@@ -11,40 +14,38 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum route_id {
-    ROUTE_NOT_FOUND = 0,
-    ROUTE_HEALTH,      /* /health */
-    ROUTE_READY,       /* /ready */
-    ROUTE_FLAGS,       /* /flags */
-    ROUTE_FLAG,        /* /flags/<name> */
+#include "http/method.h"
+
+#define ROUTER_MAX_PARAMS 4
+#define ROUTER_MAX_SEGMENTS 16
+
+/* A route: the methods it answers (GET implies HEAD) and its pattern. */
+struct route_spec {
+    unsigned methods;          /* bitmask of enum http_method */
+    const char *pattern;
 };
 
-enum http_method {
-    METHOD_GET = 1 << 0,
-    METHOD_HEAD = 1 << 1,
-    METHOD_POST = 1 << 2,
-    METHOD_PUT = 1 << 3,
-    METHOD_DELETE = 1 << 4,
-    METHOD_OTHER = 1 << 5,
+struct route_param {
+    const char *value;         /* decoded, NUL-terminated, in the caller's buffer */
+    size_t len;
 };
 
 struct route_match {
-    enum route_id id;
-    enum http_method method;
-    unsigned allowed;          /* bitmask of enum http_method */
-    bool method_allowed;
-    const char *param;         /* <name> for ROUTE_FLAG, else NULL */
-    size_t param_len;
+    int index;                 /* the route for this method and path, or -1 */
+    unsigned allowed;          /* the methods of every route whose pattern fits
+                                * the path: 0 means 404, else a -1 index is 405 */
+    int param_count;
+    struct route_param params[ROUTER_MAX_PARAMS];
 };
 
-enum http_method router_method(const char *method);
-void router_match(const char *method, const char *path, struct route_match *out);
-/* Percent-decodes text in place, once, and returns its new length. "%00"
- * stays as it is: a NUL would cut the string short, so "a%00b" must not
- * turn into "a". Used for the path and the query arguments. */
-size_t router_unescape(char *text);
+/* Matches path[0..len) (without the query) against specs[0..count).
+ * scratch receives the decoded segments and needs len + ROUTER_MAX_SEGMENTS
+ * bytes; a path that does not fit, or has more than ROUTER_MAX_SEGMENTS
+ * segments, matches nothing. */
+void router_match(const struct route_spec *const *specs, size_t count, enum http_method method,
+                  const char *path, size_t len, char *scratch, size_t scratch_len, struct route_match *out);
 
-/* "GET, HEAD, POST" for an allowed mask; buf needs 64 bytes. */
+/* "GET, HEAD, POST" for an allowed mask. */
 const char *router_allow_header(unsigned allowed, char *buf, size_t buflen);
 
 #endif

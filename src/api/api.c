@@ -1,41 +1,150 @@
 /*
- * api — dispatch and the helpers handlers share. See api.h.
+ * api — the route table, dispatch, and the helpers handlers share. See
+ * api.h and routes.h.
  */
-#include "api.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-enum MHD_Result api_handle(struct http_request *req)
+#include "../text.h"
+#include "routes.h"
+
+/* The whole API. GET routes answer HEAD too. */
+static const struct api_route routes[] = {
+    {{METHOD_GET, "/health"}, api_health, ROLE_PUBLIC, 0},
+    {{METHOD_GET, "/ready"}, api_ready, ROLE_PUBLIC, 0},
+    {{METHOD_GET, "/flags"}, api_flags_list, ROLE_CLIENT, 0},
+    {{METHOD_POST, "/flags"}, api_flag_create, ROLE_EDITOR, API_JSON_BODY},
+    {{METHOD_GET, "/flags/{name}"}, api_flag_get, ROLE_CLIENT, 0},
+    {{METHOD_PUT, "/flags/{name}"}, api_flag_update, ROLE_EDITOR, API_JSON_BODY},
+    {{METHOD_DELETE, "/flags/{name}"}, api_flag_delete, ROLE_EDITOR, 0},
+};
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+/* Decoded path segments of one request; paths longer than this match
+ * nothing (404): the longest route path, a flag name of up to
+ * FLAG_STORED_NAME_MAX bytes, fits many times over. */
+#define PATH_SCRATCH 4096
+
+struct api {
+    struct app *app;
+    const struct route_spec *specs[ROUTE_COUNT];
+};
+
+struct api *api_create(struct app *app)
 {
-    enum http_method m = req->route.method;
-    bool read = m == METHOD_GET || m == METHOD_HEAD;
+    struct api *api = calloc(1, sizeof *api);
 
-    switch (req->route.id) {
-    case ROUTE_HEALTH:
-        return api_health(req);
-    case ROUTE_READY:
-        return api_ready(req);
-    case ROUTE_FLAGS:
-        return read ? api_flags_list(req) : api_flag_create(req);
-    case ROUTE_FLAG:
-        return read ? api_flag_get(req) : m == METHOD_PUT ? api_flag_update(req) : api_flag_delete(req);
-    case ROUTE_NOT_FOUND:
-        break;
-    }
-    return http_respond_error(req, 404, "not found");
+    if (api == NULL)
+        return NULL;
+    api->app = app;
+    for (size_t i = 0; i < ROUTE_COUNT; i++)
+        api->specs[i] = &routes[i].spec;
+    return api;
 }
 
-struct snapshot *api_snapshot_or_503(struct http_request *req, enum MHD_Result *result)
+void api_destroy(struct api *api)
 {
-    struct snapshot *snap = snapshot_acquire(req->app->snapshots);
+    free(api);
+}
+
+void api_handle(void *ctx, struct http_request *req)
+{
+    struct api *api = ctx;
+    char scratch[PATH_SCRATCH], message[96];
+    struct route_match match;
+    struct api_call call;
+
+    router_match(api->specs, ROUTE_COUNT, req->method, req->path, req->path_len, scratch, sizeof scratch, &match);
+    if (match.index < 0) {
+        if (match.allowed == 0) {
+            http_respond_error(req, 404, "not found");
+            return;
+        }
+        router_allow_header(match.allowed, message, sizeof message);
+        http_add_header(req, "Allow", message);
+        snprintf(message, sizeof message, "method %.24s not allowed", req->method_name);
+        http_respond_error(req, 405, message);
+        return;
+    }
+    call.app = api->app;
+    call.req = req;
+    call.route = &routes[match.index];
+    call.match = &match;
+    if ((call.route->flags & API_JSON_BODY) && req->body_len > 0 &&
+        !http_content_type_is(req, "application/json")) {
+        http_respond_error(req, 415, "the request body must be sent as Content-Type: application/json");
+        return;
+    }
+    call.route->handle(&call);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+void api_release_snapshot(void *snapshot)
+{
+    snapshot_release(snapshot);
+}
+
+struct snapshot *api_snapshot_or_503(struct api_call *call)
+{
+    struct snapshot *snap = snapshot_acquire(call->app->snapshots);
 
     if (snap == NULL)
-        *result = http_respond_error(req, 503, "flags are not loaded from the database yet; retry shortly");
+        http_respond_error(call->req, 503, "flags are not loaded from the database yet; retry shortly");
     return snap;
 }
 
-enum MHD_Result api_submit(struct http_request *req, struct worker_job *job)
+static void reply_with(struct api_reply *reply, int status, const char *key, const char *message)
 {
-    http_suspend(req);
-    if (workers_submit(req->app->workers, job) != 0)
-        job->cancel(job, "server busy: too many requests waiting for the database; retry shortly");
-    return MHD_YES;
+    reply->status = status;
+    reply->body = text_json_object(key, message, &reply->len);
+}
+
+void api_reply_error(struct api_reply *reply, int status, const char *message)
+{
+    reply_with(reply, status, "error", message);
+}
+
+void api_reply_message(struct api_reply *reply, int status, const char *message)
+{
+    reply_with(reply, status, "message", message);
+}
+
+static void answer(struct http_request *req, struct api_reply *reply)
+{
+    if (reply->body != NULL)
+        http_respond_owned(req, reply->status, reply->body, reply->len);
+    else if (reply->status == 204)
+        http_respond_empty(req, 204);
+    else
+        http_respond_error(req, 500, "internal error: out of memory");
+}
+
+static void job_run(struct worker_job *work, struct store_conn *conn)
+{
+    struct api_job *job = (struct api_job *)work;
+    struct api_reply reply = {0};
+
+    job->run(job, conn, &reply);
+    answer(job->req, &reply);
+    free(job);
+}
+
+static void job_cancel(struct worker_job *work, const char *why)
+{
+    struct api_job *job = (struct api_job *)work;
+
+    http_respond_error(job->req, 503, why);
+    free(job);
+}
+
+void api_defer(struct api_call *call, struct api_job *job)
+{
+    job->work.run = job_run;
+    job->work.cancel = job_cancel;
+    job->req = call->req;
+    job->app = call->app;
+    if (workers_submit(call->app->workers, &job->work) != 0)
+        job_cancel(&job->work, "server busy: too many requests waiting for the database; retry shortly");
 }

@@ -1,33 +1,28 @@
 /*
- * api — HTTP handlers.
+ * api — what the service answers: the route table and its handlers.
  *
- * Owns: what each route does: the original monolith's /flags routes
- * (api/flags.c) and the probes /health and /ready (api/probes.c). Handlers
- * read from the snapshot and never block; writes and the readiness probe go
- * to the store workers. Handlers never see SQL.
+ * Owns: the table of routes (api/api.c), each with its methods, path
+ * pattern, handler, the role it will require (API keys arrive later; the
+ * slot is here so that the check has one place to live) and whether it
+ * takes a JSON body; the answers of 404, 405 (with Allow) and 415; and the
+ * handlers themselves: the original monolith's /flags routes
+ * (api/flags.c) and the probes /health and /ready (api/probes.c).
+ *
+ * Handlers run on an HTTP event-loop thread and never block: reads answer
+ * from the snapshot; writes and the readiness probe go to the store
+ * workers (api_defer) and answer from there. Handlers never see SQL.
  */
 #ifndef TM_API_H
 #define TM_API_H
 
-#include "../http.h"
+#include "../app.h"
+#include "../http/http.h"
 
-/* Dispatches a routed request whose method is allowed. */
-enum MHD_Result api_handle(struct http_request *req);
+struct api;
 
-enum MHD_Result api_flags_list(struct http_request *req);
-enum MHD_Result api_flag_get(struct http_request *req);
-enum MHD_Result api_flag_create(struct http_request *req);
-enum MHD_Result api_flag_update(struct http_request *req);
-enum MHD_Result api_flag_delete(struct http_request *req);
-enum MHD_Result api_health(struct http_request *req);
-enum MHD_Result api_ready(struct http_request *req);
-
-/* Shared by handlers: a counted reference to the current snapshot, or NULL
- * after answering 503 because none is loaded yet. */
-struct snapshot *api_snapshot_or_503(struct http_request *req, enum MHD_Result *result);
-/* Hands a job to the store workers with the request suspended, or answers
- * 503 (through job->cancel, which must fill req->reply and resume the
- * request) when the queue is full. */
-enum MHD_Result api_submit(struct http_request *req, struct worker_job *job);
+struct api *api_create(struct app *app);
+void api_destroy(struct api *api);
+/* The transport's handler (http_handler_fn); ctx is the struct api. */
+void api_handle(void *ctx, struct http_request *req);
 
 #endif

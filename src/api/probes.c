@@ -7,72 +7,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../log.h"
-#include "api.h"
+#include "routes.h"
 
 static const char health_body[] = "{\"status\":\"ok\"}";
+static const char ready_body[] = "{\"status\":\"ready\"}";
 
-static void no_release(void *cls)
+void api_health(struct api_call *call)
 {
-    (void)cls;
+    http_respond_buffer(call->req, 200, health_body, sizeof health_body - 1, NULL, NULL);
 }
 
-enum MHD_Result api_health(struct http_request *req)
+static void ready_job_run(struct api_job *job, struct store_conn *conn, struct api_reply *reply)
 {
-    return http_respond_buffer(req, 200, health_body, sizeof health_body - 1, no_release, NULL);
-}
-
-struct ready_job {
-    struct worker_job base;
-    struct http_request *req;
-};
-
-static void ready_job_cancel(struct worker_job *base, const char *why)
-{
-    struct ready_job *job = (struct ready_job *)base;
-    http_reply_error(&job->req->reply, 503, why);
-    http_resume(job->req);
-    free(job);
-}
-
-static void ready_job_run(struct worker_job *base, struct store_conn *conn)
-{
-    struct ready_job *job = (struct ready_job *)base;
-    struct http_reply *reply = &job->req->reply;
-    int version, latest = store_latest_version(job->req->app->store);
+    int version, latest = store_latest_version(job->app->store);
     enum store_status st = store_schema_version(conn, &version);
-    char message[256];
+    char message[STORE_ERROR_MAX + 64];
 
     if (st != STORE_OK) {
         snprintf(message, sizeof message, "database unreachable: %s", store_conn_error(conn));
-        http_reply_error(reply, 503, message);
+        api_reply_error(reply, 503, message);
     } else if (version < latest) {
         snprintf(message, sizeof message,
                  "database schema is at version %d, this build needs %d: run 'togglemaster migrate'",
                  version, latest);
-        http_reply_error(reply, 503, message);
+        api_reply_error(reply, 503, message);
     } else {
         reply->status = 200;
-        reply->body = strdup("{\"status\":\"ready\"}");
-        reply->len = reply->body ? sizeof "{\"status\":\"ready\"}" - 1 : 0;
+        reply->body = strdup(ready_body);
+        reply->len = sizeof ready_body - 1;
     }
-    http_resume(job->req);
-    free(job);
 }
 
-enum MHD_Result api_ready(struct http_request *req)
+void api_ready(struct api_call *call)
 {
-    struct snapshot *snap = snapshot_acquire(req->app->snapshots);
-    struct ready_job *job;
+    struct snapshot *snap = snapshot_acquire(call->app->snapshots);
+    struct api_job *job;
 
-    if (snap == NULL)
-        return http_respond_error(req, 503, "flags are not loaded from the database yet");
+    if (snap == NULL) {
+        http_respond_error(call->req, 503, "flags are not loaded from the database yet");
+        return;
+    }
     snapshot_release(snap);
     job = calloc(1, sizeof *job);
-    if (job == NULL)
-        return http_respond_error(req, 500, "out of memory");
-    job->base.run = ready_job_run;
-    job->base.cancel = ready_job_cancel;
-    job->req = req;
-    return api_submit(req, &job->base);
+    if (job == NULL) {
+        http_respond_error(call->req, 500, "internal error: out of memory");
+        return;
+    }
+    job->run = ready_job_run;
+    api_defer(call, job);
 }

@@ -1,0 +1,80 @@
+/*
+ * api/routes — what handlers share: the call they receive, the route
+ * table's entry, and the helpers for answering. Private to src/api/.
+ */
+#ifndef TM_API_ROUTES_H
+#define TM_API_ROUTES_H
+
+#include "../router.h"
+#include "../workers.h"
+#include "api.h"
+
+/* Who may call a route, once API keys exist (checked in api_handle). */
+enum api_role {
+    ROLE_PUBLIC = 0,           /* anyone: the probes */
+    ROLE_CLIENT,               /* read flags, evaluate */
+    ROLE_EDITOR,               /* change flags */
+    ROLE_ADMIN,                /* everything */
+};
+
+/* API_JSON_BODY: a body, when there is one, must be application/json (415
+ * otherwise), so that a web page cannot make a browser send one with a
+ * "simple" cross-origin request. */
+#define API_JSON_BODY (1u << 0)
+
+struct api_call;
+typedef void (*api_handler_fn)(struct api_call *call);
+
+struct api_route {
+    struct route_spec spec;    /* methods and pattern */
+    api_handler_fn handle;
+    enum api_role role;
+    unsigned flags;
+};
+
+struct api_call {
+    struct app *app;
+    struct http_request *req;
+    const struct api_route *route;
+    const struct route_match *match;   /* the path's parameters, decoded */
+};
+
+void api_flags_list(struct api_call *call);
+void api_flag_get(struct api_call *call);
+void api_flag_create(struct api_call *call);
+void api_flag_update(struct api_call *call);
+void api_flag_delete(struct api_call *call);
+void api_health(struct api_call *call);
+void api_ready(struct api_call *call);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* A counted reference to the current snapshot, or NULL after answering 503
+ * because none is loaded yet. */
+struct snapshot *api_snapshot_or_503(struct api_call *call);
+/* Releases a snapshot: the release callback of responses that point into it. */
+void api_release_snapshot(void *snapshot);
+
+/* An answer made on a store worker. body is malloc'd JSON, or NULL for no
+ * body (204). */
+struct api_reply {
+    int status;
+    char *body;
+    size_t len;
+};
+void api_reply_error(struct api_reply *reply, int status, const char *message);
+void api_reply_message(struct api_reply *reply, int status, const char *message);
+
+/* Work for a store worker. Callers malloc a struct that begins with this,
+ * set run, and hand it to api_defer(), which answers the request with the
+ * reply run fills in (or 503 when the job cannot run: the queue is full or
+ * the service is stopping) and frees the job. */
+struct api_job {
+    struct worker_job work;
+    struct http_request *req;
+    struct app *app;
+    void (*run)(struct api_job *job, struct store_conn *conn, struct api_reply *reply);
+};
+void api_defer(struct api_call *call, struct api_job *job);
+
+#endif

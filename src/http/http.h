@@ -1,0 +1,134 @@
+/*
+ * http — ToggleMaster's HTTP/1.1 transport: epoll event loops, llhttp
+ * parsing, limits and timeouts, TLS. It knows no route and no flag: main
+ * hands it one handler, which gets every well-formed request and answers
+ * it, now or later, from any thread.
+ *
+ * Threading (see http/server.c): an accept thread deals connections in turn
+ * to THREADS event loops; a connection stays on its loop. The handler runs
+ * on the loop's thread and must not block; it may answer at once or hand
+ * the request to another thread that answers later (http_respond* are
+ * thread-safe). Requests on one connection are handled one at a time and
+ * answered in order; pipelined requests wait, parsed but not dispatched.
+ *
+ * Protocol (RFC 9112, strict): llhttp rejects the smuggling vectors
+ * (Transfer-Encoding with Content-Length, repeated Content-Length,
+ * whitespace before a colon, obs-fold, bare LF ...) and the transport adds
+ * what llhttp leaves to it: Host exactly once on HTTP/1.1, transfer codings
+ * other than chunked (501), Expect (100-continue, else 417), limits on the
+ * request line, headers and body as they arrive (414/431/413), and
+ * deadlines for the head, the body and idle keep-alive (408 or close).
+ * Every error the transport answers itself is a JSON {"error": ...} with
+ * valid UTF-8, and the connection is closed after it.
+ *
+ * Memory: an idle connection holds no buffer; a request holds its head
+ * (MAX_HEADER_BYTES at most) and body (MAX_BODY_BYTES); responses can point
+ * into memory they do not own (the snapshot) with a release callback, and
+ * the bytes waiting on clients that do not read are counted and capped
+ * (MAX_UNSENT_MB): past the cap, connections whose output made no progress
+ * for a second are closed, the longest-stalled first.
+ */
+#ifndef TM_HTTP_H
+#define TM_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "method.h"
+
+#define HTTP_REQUEST_ID_MAX 128
+/* Headers per request (431 above). */
+#define HTTP_MAX_HEADERS 100
+
+struct http_settings {
+    const char *bind;          /* IPv4 or IPv6 literal */
+    int port;
+    int threads;               /* event loops */
+    int max_connections;
+    int keepalive_timeout_s;
+    int header_timeout_s;
+    int body_timeout_s;
+    int send_timeout_s;
+    int max_header_bytes;
+    int max_body_bytes;
+    long long max_unsent_bytes;
+    const char *tls_cert_file; /* both NULL: plain HTTP */
+    const char *tls_key_file;
+};
+
+struct http_header {
+    const char *name, *value;
+    size_t name_len, value_len;
+};
+
+/* A request as the handler sees it. Everything points into memory the
+ * transport owns until the request is answered. */
+struct http_request {
+    enum http_method method;
+    const char *method_name;   /* as sent, NUL-terminated */
+    const char *path;          /* as sent: still percent-encoded, no query */
+    size_t path_len;
+    const char *query;         /* after '?', as sent; NULL when none */
+    size_t query_len;
+    const char *body;          /* NULL when there is none */
+    size_t body_len;
+    const struct http_header *headers;
+    unsigned header_count;
+    const char *request_id;    /* X-Request-Id as sent when sane, else generated */
+};
+
+typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
+
+struct http_server;
+
+/* Binds, raises the soft descriptor limit to the hard one, and starts the
+ * threads. NULL with a message in err when it cannot. */
+struct http_server *http_server_start(const struct http_settings *settings, http_handler_fn handler,
+                                      void *handler_ctx, char *err, size_t errlen);
+/* Stops accepting (new connections are refused), closes idle keep-alive
+ * connections and asks every client to close after its current request. */
+void http_server_quiesce(struct http_server *server);
+/* Waits until no request is in progress or timeout_ms passes; true if idle. */
+bool http_server_wait_idle(struct http_server *server, int timeout_ms);
+/* Closes every connection and stops the threads. Requests still with the
+ * handler are answered into the void when it gets to them. */
+void http_server_stop(struct http_server *server);
+/* Re-reads the TLS certificate and key; connections keep the ones they
+ * began with. 0, or -1 with a message (the old ones stay in use). */
+int http_server_reload_tls(struct http_server *server, char *err, size_t errlen);
+
+/* ---- reading a request -------------------------------------------------- */
+
+/* The value of a header (case-insensitive name), or NULL. */
+const char *http_header(const struct http_request *req, const char *name, size_t *len);
+/* Whether `media_type` (e.g. "application/json") is the Content-Type,
+ * parameters aside. */
+bool http_content_type_is(const struct http_request *req, const char *media_type);
+/* The first query parameter called key, percent-decoded into buf
+ * (NUL-terminated). 1 when found, 0 when absent, -1 when longer than
+ * buflen - 1. */
+int http_query_param(const struct http_request *req, const char *key, char *buf, size_t buflen, size_t *len);
+
+/* ---- answering it: exactly one of these, once, from any thread ---------- */
+
+/* Adds a response header before answering; -1 when there is no room left
+ * (HTTP_EXTRA_HEADER_BYTES) or the text holds CR or LF. */
+#define HTTP_EXTRA_HEADER_BYTES 512
+int http_add_header(struct http_request *req, const char *name, const char *value);
+
+/* A JSON body made of parts the transport does not own: they must stay
+ * valid until release(release_arg) is called, once it is sent or dropped.
+ * The parts array itself is copied. */
+void http_respond_parts(struct http_request *req, int status, const struct iovec *parts, size_t count,
+                        void (*release)(void *), void *release_arg);
+void http_respond_buffer(struct http_request *req, int status, const void *body, size_t len,
+                         void (*release)(void *), void *release_arg);
+/* A JSON body the transport frees when done. */
+void http_respond_owned(struct http_request *req, int status, char *body, size_t len);
+/* {"error": message}; message may hold any bytes. */
+void http_respond_error(struct http_request *req, int status, const char *message);
+/* No body (204, 304). */
+void http_respond_empty(struct http_request *req, int status);
+
+#endif
