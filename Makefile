@@ -71,6 +71,7 @@ $(eval $(call unit_test,test_text,text))
 $(eval $(call unit_test,test_flag,flag text))
 $(eval $(call unit_test,test_log,log))
 $(eval $(call unit_test,test_router,router text))
+$(eval $(call unit_test,test_loop,http/loop))
 $(eval $(call unit_test,test_snapshot,flag text))
 $(eval $(call unit_test,test_catalog,catalog snapshot flag text app log $(STORE_CORE),tests/unit/fake_store.c))
 $(eval $(call unit_test,test_sync,sync catalog snapshot flag text app log $(STORE_CORE),tests/unit/fake_store.c))
@@ -118,10 +119,11 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/asan/togglemaster \
 	    build/asan/unit/test_snapshot build/asan/unit/test_catalog build/asan/unit/test_sync \
-	    build/asan/unit/test_log build/asan/unit/test_config
+	    build/asan/unit/test_log build/asan/unit/test_config build/asan/unit/test_loop
 	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang OPT=-O1 \
 	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" \
-	    build/tsan/unit/test_snapshot build/tsan/unit/test_catalog build/tsan/unit/test_sync build/tsan/unit/test_log
+	    build/tsan/unit/test_snapshot build/tsan/unit/test_catalog build/tsan/unit/test_sync build/tsan/unit/test_log \
+	    build/tsan/unit/test_loop
 	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang build/clang/togglemaster
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@tests/run-all.sh

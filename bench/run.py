@@ -561,7 +561,8 @@ def main():
         "python": platform.python_version(),
         "togglemaster": tool_version([args.binary, "version"]),
         "gcc": tool_version(["gcc", "--version"]),
-        "libmicrohttpd": tool_version(["dpkg-query", "-W", "-f=${Version}", "libmicrohttpd12"]),
+        "llhttp": tool_version(["dpkg-query", "-W", "-f=${Version}", "node-llhttp"]),
+        "openssl": tool_version(["openssl", "version"]),
     }
 
     # --- 100 flags, instance A ---------------------------------------------

@@ -61,11 +61,11 @@ for t in build/unit/test_*; do
 done
 # Under the sanitizers: the modules where threads meet (and config, which
 # parses any environment). The snapshot's long random runs are shortened.
-for t in test_snapshot test_catalog test_sync test_log test_config; do
+for t in test_snapshot test_catalog test_sync test_log test_config test_loop; do
   args=(); [ $t = test_snapshot ] && args=(20000)
   run_step "unit-asan-${t#test_}" env "${san_env[@]}" build/asan/unit/$t "${args[@]}"
 done
-for t in test_snapshot test_catalog test_sync test_log; do
+for t in test_snapshot test_catalog test_sync test_log test_loop; do
   args=(); [ $t = test_snapshot ] && args=(6000)
   run_step "unit-tsan-${t#test_}" env "${san_env[@]}" build/tsan/unit/$t "${args[@]}"
 done

@@ -34,11 +34,14 @@ static void on_waker(struct loop *loop, struct loop_watch *watch, uint32_t event
     uint64_t count;
 
     (void)events;
-    /* Clear the flag before reading the wake-ups it stands for, so a wake
-     * that comes in between writes again. */
-    atomic_store(&loop->woken, false);
+    /* Read the eventfd first, then clear the flag, then look at what was
+     * posted: a wake that sets the flag after this clears it writes again
+     * (and is seen next round); one that found the flag still set posted
+     * its work before the hook runs. Clearing first would let a read consume
+     * a write whose flag stays set, and silence every later wake. */
     if (read(watch->fd, &count, sizeof count) < 0 && errno != EAGAIN)
         return;
+    atomic_store(&loop->woken, false);
     loop->hooks.wake(loop, loop->hooks.data);
 }
 
