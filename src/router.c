@@ -40,34 +40,36 @@ static int split(const char *path, size_t len, char *scratch, size_t scratch_len
     return count;
 }
 
-/* Whether the segments fit the pattern; fills the parameters if so. */
-static bool fits(const char *pattern, const struct segment *segments, int count, struct route_match *out)
+/* Whether the segments fit the pattern; fills params (at least
+ * ROUTER_MAX_PARAMS) and *count if so. */
+static bool fits(const char *pattern, const struct segment *segments, int count, struct route_param *params,
+                 int *param_count)
 {
-    int index = 0, params = 0;
+    int index = 0, found = 0;
     const char *p = pattern;
 
     while (*p == '/') {
-        const char *start = ++p, *end;
+        const char *start = ++p;
+        size_t len;
         while (*p != '\0' && *p != '/')
             p++;
-        end = p;
+        len = (size_t)(p - start);
         if (index == count)
             return false;
         if (*start == '{') {
-            if (segments[index].len == 0 || params == ROUTER_MAX_PARAMS)
+            if (segments[index].len == 0 || found == ROUTER_MAX_PARAMS)
                 return false;
-            out->params[params].value = segments[index].text;
-            out->params[params].len = segments[index].len;
-            params++;
-        } else if ((size_t)(end - start) != segments[index].len ||
-                   memcmp(start, segments[index].text, segments[index].len) != 0) {
+            params[found].value = segments[index].text;
+            params[found].len = segments[index].len;
+            found++;
+        } else if (len != segments[index].len || memcmp(start, segments[index].text, len) != 0) {
             return false;
         }
         index++;
     }
     if (index != count)
         return false;
-    out->param_count = params;
+    *param_count = found;
     return true;
 }
 
@@ -75,25 +77,25 @@ void router_match(const struct route_spec *const *specs, size_t count, enum http
                   const char *path, size_t len, char *scratch, size_t scratch_len, struct route_match *out)
 {
     struct segment segments[ROUTER_MAX_SEGMENTS];
-    struct route_match candidate;
-    int segment_count = split(path, len, scratch, scratch_len, segments);
+    struct route_param params[ROUTER_MAX_PARAMS];
+    int segment_count = split(path, len, scratch, scratch_len, segments), param_count;
 
-    memset(out, 0, sizeof *out);
     out->index = -1;
+    out->allowed = 0;
+    out->param_count = 0;
     if (segment_count < 0)
         return;
     for (size_t i = 0; i < count; i++) {
         unsigned methods = specs[i]->methods;
         if (methods & METHOD_GET)
             methods |= METHOD_HEAD;
-        memset(&candidate, 0, sizeof candidate);
-        if (!fits(specs[i]->pattern, segments, segment_count, &candidate))
+        if (!fits(specs[i]->pattern, segments, segment_count, params, &param_count))
             continue;
         out->allowed |= methods;
         if (out->index < 0 && (methods & method)) {
             out->index = (int)i;
-            out->param_count = candidate.param_count;
-            memcpy(out->params, candidate.params, sizeof out->params);
+            out->param_count = param_count;
+            memcpy(out->params, params, (size_t)param_count * sizeof params[0]);
         }
     }
 }

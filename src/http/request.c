@@ -278,22 +278,66 @@ static uint64_t next_random(void)
     return state * 2685821657736338717ULL;
 }
 
-static void assign_request_id(struct exchange *ex)
+/* Writes 16 lowercase hex digits of v. */
+static void hex64(char *out, uint64_t v)
 {
-    size_t len;
-    const char *incoming = http_header(&ex->req, "X-Request-Id", &len);
-    bool sane = incoming != NULL && len > 0 && len <= HTTP_REQUEST_ID_MAX;
+    static const char digits[] = "0123456789abcdef";
 
-    for (size_t i = 0; sane && i < len; i++)
-        sane = incoming[i] >= 0x21 && incoming[i] <= 0x7e;
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[i] = digits[v & 15];
+}
+
+static void assign_request_id(struct exchange *ex, const struct http_header *incoming)
+{
+    bool sane = incoming != NULL && incoming->value_len > 0 && incoming->value_len <= HTTP_REQUEST_ID_MAX;
+
+    for (size_t i = 0; sane && i < incoming->value_len; i++)
+        sane = incoming->value[i] >= 0x21 && incoming->value[i] <= 0x7e;
     if (sane) {
-        memcpy(ex->request_id, incoming, len);
-        ex->request_id[len] = '\0';
+        memcpy(ex->request_id, incoming->value, incoming->value_len);
+        ex->request_id[incoming->value_len] = '\0';
     } else {
-        snprintf(ex->request_id, sizeof ex->request_id, "%016llx%016llx",
-                 (unsigned long long)next_random(), (unsigned long long)next_random());
+        hex64(ex->request_id, next_random());
+        hex64(ex->request_id + 16, next_random());
+        ex->request_id[32] = '\0';
     }
     ex->req.request_id = ex->request_id;
+}
+
+/* The headers the transport itself looks at, found in one pass. */
+struct known_headers {
+    const struct http_header *request_id, *expect;
+    unsigned hosts, transfer_encodings;
+    const struct http_header *transfer_encoding;
+};
+
+static void find_known_headers(const struct exchange *ex, struct known_headers *known)
+{
+    memset(known, 0, sizeof *known);
+    for (unsigned i = 0; i < ex->header_count; i++) {
+        const struct http_header *h = &ex->headers[i];
+        switch (h->name_len) {
+        case 4:
+            known->hosts += token_equals(h->name, h->name_len, "Host");
+            break;
+        case 6:
+            if (token_equals(h->name, h->name_len, "Expect") && known->expect == NULL)
+                known->expect = h;
+            break;
+        case 12:
+            if (token_equals(h->name, h->name_len, "X-Request-Id") && known->request_id == NULL)
+                known->request_id = h;
+            break;
+        case 17:
+            if (token_equals(h->name, h->name_len, "Transfer-Encoding")) {
+                known->transfer_encodings++;
+                known->transfer_encoding = h;
+            }
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 static int on_headers_complete(llhttp_t *parser)
@@ -302,49 +346,45 @@ static int on_headers_complete(llhttp_t *parser)
     struct exchange *ex = c->reading;
     const struct http_settings *s = &c->loop->server->settings;
     struct http_request *req = &ex->req;
-    bool has_body = (parser->flags & (F_CHUNKED | F_CONTENT_LENGTH)) &&
-                    ((parser->flags & F_CHUNKED) || parser->content_length > 0);
-    unsigned hosts = 0;
+    bool has_body = (parser->flags & F_CHUNKED) || ((parser->flags & F_CONTENT_LENGTH) && parser->content_length > 0);
+    const char *method = llhttp_method_name(llhttp_get_method(parser));
+    struct known_headers known;
+    size_t method_len = strlen(method);
 
-    snprintf(ex->method_name, sizeof ex->method_name, "%s", llhttp_method_name(llhttp_get_method(parser)));
+    if (method_len >= sizeof ex->method_name)
+        method_len = sizeof ex->method_name - 1;
+    memcpy(ex->method_name, method, method_len);
+    ex->method_name[method_len] = '\0';
     req->method = method_bit(llhttp_get_method(parser));
     for (unsigned i = 0; i < ex->header_count; i++) {
         struct http_header *h = &ex->headers[i];
         h->name = ex->head + (uintptr_t)h->name;
         h->value = ex->head + (uintptr_t)h->value;
         trim(&h->value, &h->value_len);
-        hosts += token_equals(h->name, h->name_len, "Host");
     }
     req->headers = ex->headers;
     req->header_count = ex->header_count;
-    assign_request_id(ex);
+    find_known_headers(ex, &known);
+    assign_request_id(ex, known.request_id);
 
     if (parser->http_major != 1)
         return refuse(c, 505, "HTTP version not supported: use HTTP/1.1 or HTTP/1.0");
-    if (hosts > 1 || (hosts == 0 && parser->http_minor == 1))
+    if (known.hosts > 1 || (known.hosts == 0 && parser->http_minor == 1))
         return refuse(c, 400, "a request must carry exactly one Host header");
     if (parse_target(c, ex) != 0)
         return -1;
-    for (unsigned i = 0, codings = 0; i < ex->header_count; i++) {
-        const struct http_header *h = &ex->headers[i];
-        if (!token_equals(h->name, h->name_len, "Transfer-Encoding"))
-            continue;
-        if (++codings > 1)   /* chunked applied twice, or codings we do not know */
-            return refuse(c, 400, "malformed request: repeated Transfer-Encoding");
-        if (!only_chunked(h->value, h->value_len))
-            return refuse(c, 501, "transfer coding not supported: only chunked is");
-    }
+    if (known.transfer_encodings > 1)   /* chunked applied twice, or codings we do not know */
+        return refuse(c, 400, "malformed request: repeated Transfer-Encoding");
+    if (known.transfer_encoding != NULL &&
+        !only_chunked(known.transfer_encoding->value, known.transfer_encoding->value_len))
+        return refuse(c, 501, "transfer coding not supported: only chunked is");
     if ((parser->flags & F_CONTENT_LENGTH) && parser->content_length > (uint64_t)s->max_body_bytes)
         return refuse_too_large(c);
-    if (parser->http_minor == 1) {
-        size_t len;
-        const char *expect = http_header(req, "Expect", &len);
-        if (expect != NULL) {
-            if (!token_equals(expect, len, "100-continue"))
-                return refuse(c, 417, "unsupported expectation: only 100-continue is");
-            if (has_body)
-                conn_send_continue(c);
-        }
+    if (parser->http_minor == 1 && known.expect != NULL) {
+        if (!token_equals(known.expect->value, known.expect->value_len, "100-continue"))
+            return refuse(c, 417, "unsupported expectation: only 100-continue is");
+        if (has_body)
+            conn_send_continue(c);
     }
     if (has_body) {
         ex->stage = STAGE_BODY;
