@@ -382,10 +382,13 @@ static void conn_feed(struct conn *c, const char *data, size_t len)
     llhttp_errno_t err;
 
     c->in_parse = true;
+    c->feed_base = data;
     err = llhttp_execute(&c->parser, data, len);
     c->in_parse = false;
+    c->fed_total += len;
     if (err == HPE_PAUSED) {
         const char *at = llhttp_get_error_pos(&c->parser);
+        c->fed_total -= (size_t)(data + len - at);   /* not parsed yet */
         llhttp_resume(&c->parser);
         if (!c->closing)
             keep_pending(c, at, (size_t)(data + len - at));
@@ -509,6 +512,7 @@ void conn_refuse(struct conn *c, int status, const char *message)
     free(c->pending);
     c->pending = NULL;
     c->pending_len = 0;
+    request_ensure_id(ex);
     response_set_error(ex, status, message);
     ex->stage = STAGE_OUTPUT;
     response_render_head(ex, true);

@@ -75,6 +75,7 @@ struct exchange {
     struct http_header *headers;    /* offsets into head until the head ends */
     unsigned header_count, header_cap;
     bool in_value;                  /* the last header piece was a value */
+    unsigned long long value_end;   /* where the last value piece ended in the stream */
     unsigned host_count;
     char method_name[24];
     char request_id[HTTP_REQUEST_ID_MAX + 1];
@@ -130,6 +131,8 @@ struct conn {
     bool closing;                   /* close once the output is written */
     bool closed;                    /* freed at the end of the loop round */
     bool in_parse;                  /* inside llhttp_execute() */
+    const char *feed_base;          /* the buffer llhttp_execute() is parsing */
+    unsigned long long fed_total;   /* bytes parsed before it */
     bool eof;                       /* the client sent FIN */
 };
 
@@ -221,6 +224,8 @@ void conn_refuse(struct conn *c, int status, const char *message);
 /* ---- request.c ---- */
 extern const llhttp_settings_t request_parser_settings;
 void request_reset(struct exchange *ex);
+/* Gives ex a generated request id unless it has one. */
+void request_ensure_id(struct exchange *ex);
 /* The status and message for a parse of data[0..len) that failed with err. */
 int request_error_status(const struct conn *c, llhttp_errno_t err, const char *data, size_t len,
                          const char **message);

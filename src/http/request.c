@@ -6,8 +6,10 @@
  * vectors at the byte level. What it leaves to us, checked here when the
  * head is complete:
  *   - Host: exactly once on HTTP/1.1, at most once on HTTP/1.0 (400);
- *   - Transfer-Encoding: only "chunked" (501 for other codings: llhttp
- *     accepts "gzip, chunked" and would hand us a body still compressed);
+ *   - Transfer-Encoding: only "chunked", once and last (400 otherwise, 501
+ *     for codings before it: llhttp accepts "gzip, chunked" and would hand
+ *     us a body still compressed);
+ *   - obs-fold, which llhttp 8 accepts: 400;
  *   - Expect: "100-continue" is answered, anything else is 417;
  *   - the target: origin-form, or absolute-form (its path is used);
  *   - sizes: the request line and headers within MAX_HEADER_BYTES (414 when
@@ -181,7 +183,19 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t len)
     struct conn *c = conn_of(parser);
     struct exchange *ex = c->reading;
 
-    ex->headers[ex->header_count - 1].value_len += len;
+    unsigned long long start = c->fed_total + (unsigned long long)(at - c->feed_base);
+    struct http_header *h = &ex->headers[ex->header_count - 1];
+
+    /* llhttp 8 accepts obs-fold (a value continued on the next line) and
+     * hands the continuation over as another piece of the value. A value
+     * split by the reads arrives in pieces that touch in the byte stream;
+     * a gap between two pieces is a fold. RFC 9112 lets a server reject
+     * it, and a proxy in front may read it differently: refuse. */
+    if (h->value_len > 0 && start != ex->value_end)
+        return refuse(c, 400, "malformed request: obs-fold (a header value continued on the next line)");
+    ex->value_end = start + len;
+
+    h->value_len += len;
     return append_head(c, ex, at, len);
 }
 
@@ -202,11 +216,32 @@ static void trim(const char **text, size_t *len)
         (*len)--;
 }
 
-/* Whether a Transfer-Encoding value lists "chunked" alone. */
-static bool only_chunked(const char *value, size_t len)
+/* A Transfer-Encoding value: 0 when it is "chunked" alone; 400 when
+ * chunked is missing, not last or repeated (RFC 9112 6.3: the body's
+ * length cannot be known); 501 when chunked comes after codings we do not
+ * decode (gzip, chunked). */
+static int check_transfer_coding(const char *value, size_t len)
 {
-    trim(&value, &len);
-    return token_equals(value, len, "chunked");
+    int chunked = 0, others = 0;
+    bool last_chunked = false;
+
+    while (len > 0) {
+        const char *comma = memchr(value, ',', len);
+        size_t item = comma ? (size_t)(comma - value) : len;
+        const char *token = value;
+        size_t token_len = item;
+        trim(&token, &token_len);
+        last_chunked = token_equals(token, token_len, "chunked");
+        if (last_chunked)
+            chunked++;
+        else
+            others++;
+        value += item + (comma != NULL);
+        len -= item + (comma != NULL);
+    }
+    if (chunked != 1 || !last_chunked)
+        return 400;
+    return others > 0 ? 501 : 0;
 }
 
 static bool scheme_is(const char *url, size_t len, const char *scheme)
@@ -287,6 +322,16 @@ static void hex64(char *out, uint64_t v)
         out[i] = digits[v & 15];
 }
 
+void request_ensure_id(struct exchange *ex)
+{
+    if (ex->request_id[0] == '\0') {
+        hex64(ex->request_id, next_random());
+        hex64(ex->request_id + 16, next_random());
+        ex->request_id[32] = '\0';
+        ex->req.request_id = ex->request_id;
+    }
+}
+
 static void assign_request_id(struct exchange *ex, const struct http_header *incoming)
 {
     bool sane = incoming != NULL && incoming->value_len > 0 && incoming->value_len <= HTTP_REQUEST_ID_MAX;
@@ -296,12 +341,10 @@ static void assign_request_id(struct exchange *ex, const struct http_header *inc
     if (sane) {
         memcpy(ex->request_id, incoming->value, incoming->value_len);
         ex->request_id[incoming->value_len] = '\0';
+        ex->req.request_id = ex->request_id;
     } else {
-        hex64(ex->request_id, next_random());
-        hex64(ex->request_id + 16, next_random());
-        ex->request_id[32] = '\0';
+        request_ensure_id(ex);
     }
-    ex->req.request_id = ex->request_id;
 }
 
 /* The headers the transport itself looks at, found in one pass. */
@@ -375,9 +418,13 @@ static int on_headers_complete(llhttp_t *parser)
         return -1;
     if (known.transfer_encodings > 1)   /* chunked applied twice, or codings we do not know */
         return refuse(c, 400, "malformed request: repeated Transfer-Encoding");
-    if (known.transfer_encoding != NULL &&
-        !only_chunked(known.transfer_encoding->value, known.transfer_encoding->value_len))
-        return refuse(c, 501, "transfer coding not supported: only chunked is");
+    if (known.transfer_encoding != NULL) {
+        int status = check_transfer_coding(known.transfer_encoding->value, known.transfer_encoding->value_len);
+        if (status == 400)
+            return refuse(c, 400, "malformed request: chunked must be the last transfer coding, once");
+        if (status == 501)
+            return refuse(c, 501, "transfer coding not supported: only chunked is");
+    }
     if ((parser->flags & F_CONTENT_LENGTH) && parser->content_length > (uint64_t)s->max_body_bytes)
         return refuse_too_large(c);
     if (parser->http_minor == 1 && known.expect != NULL) {

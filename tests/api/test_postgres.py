@@ -15,6 +15,7 @@ import unittest
 
 from harness import (BACKEND, Server, TMTestCase, binary, get_pg, make_env, migrate, new_database,
                      pg_dbname, run_cmd, stop_and_check, free_port, tmpdir)
+from relay import Relay
 
 ORIGINAL_TABLE = ("CREATE TABLE flags(id SERIAL PRIMARY KEY, name VARCHAR(100) UNIQUE NOT NULL, "
                   "is_enabled BOOLEAN NOT NULL DEFAULT false, "
@@ -255,6 +256,72 @@ class Outage(TMTestCase):
         s.wait_for("/ready", timeout=10)
         self.assertStatus(s.post("/flags", {"name": "x"}), 201)
         stop_and_check(self, s)
+
+
+@pg_only
+class BlackHoledDatabase(TMTestCase):
+    """The database stops answering in the middle of open connections
+    (packets dropped, nothing closed): writes answer 503 within
+    DB_STATEMENT_TIMEOUT plus the 1 s client margin, /ready turns 503,
+    reads go on from memory, and everything recovers when traffic flows
+    again. A relay between the service and PostgreSQL plays the network."""
+
+    ENV = {"DB_STATEMENT_TIMEOUT": 1000, "DB_CONNECT_TIMEOUT": 2, "DB_POOL_SIZE": 2, "RESYNC_INTERVAL": 3600}
+    BOUND_S = 1.0 + 1.0 + 1.5   # statement timeout + client margin + scheduling slack
+
+    def test_writes_answer_within_the_deadline_and_recover(self):
+        pg = get_pg()
+        db = new_database("blackhole")
+        migrate(db, self.ENV)
+        relay = Relay(pg.port).start()
+        self.addCleanup(relay.stop)
+        url = db.replace(":%d/" % pg.port, ":%d/" % relay.port)
+        self.assertNotEqual(url, db)
+        with Server(url, env=self.ENV) as s:
+            self.assertStatus(s.post("/flags", {"name": "kept", "is_enabled": True}), 201)
+            for i in range(4):   # every worker connection is open and in use
+                self.assertStatus(s.put("/flags/kept", {"is_enabled": i % 2 == 0}), 200)
+            relay.blackhole(True)
+            results = []
+
+            def write(i):
+                t0 = time.monotonic()
+                try:
+                    r = s.post("/flags", {"name": "lost-%d" % i}, timeout=30)
+                    results.append((r.status, time.monotonic() - t0, r.json))
+                except OSError as e:   # no answer at all
+                    results.append((None, time.monotonic() - t0, repr(e)))
+
+            threads = [threading.Thread(target=write, args=(i,)) for i in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(40)
+            slowest = max(d for _, d, _ in results)
+            figure("black-holed database: 10 concurrent writes, statuses %s, slowest %.2fs "
+                   "(DB_STATEMENT_TIMEOUT=1000 ms)" % (sorted({st for st, _, _ in results}), slowest))
+            self.assertEqual([st for st, _, _ in results], [503] * 10, results)
+            self.assertTrue(all(isinstance(b, dict) and "error" in b for _, _, b in results))
+            self.assertLess(slowest, 2 * self.BOUND_S,
+                            "the slowest 503 took %.2fs; queued writes must not wait one timeout each" % slowest)
+            r = s.wait_for("/ready", timeout=self.BOUND_S + 3, status=503)
+            self.assertError(r, 503, "/ready with a black-holed database: ")
+            self.assertFlag(s, "kept", False, "reads from memory: ")
+            relay.blackhole(False)
+            t0 = time.monotonic()
+            recovered = None
+            while time.monotonic() - t0 < 15:
+                if s.put("/flags/kept", {"is_enabled": True}, timeout=10).status == 200:
+                    recovered = time.monotonic() - t0
+                    break
+                time.sleep(0.1)
+            figure("black-holed database: first write after traffic flows again: %.2fs"
+                   % (recovered if recovered is not None else -1))
+            self.assertIsNotNone(recovered, "writes did not recover\n" + s.output_tail())
+            self.assertFlag(s, "kept", True)
+            s.wait_for("/ready", timeout=5)
+            self.assertStatus(s.post("/flags", {"name": "after"}), 201)
+            stop_and_check(self, s)
 
 
 @pg_only

@@ -181,6 +181,8 @@ class Logging(TMTestCase):
         migrate(db)
         with Server(db, env={"LOG_FORMAT": "text"}) as s:
             self.assertStatus(s.get("/health", headers={"X-Request-Id": "text-log-rid-42"}), 200)
+            # A client's "%0A" must not start a forged line.
+            self.assertStatus(s.get("/x%0A2026-01-01T00:00:00.000Z%20info%20forged"), 404)
             time.sleep(0.3)
             stop_and_check(self, s)
             lines = [l for l in s.stdout_text().splitlines() if l.strip()]
@@ -194,6 +196,8 @@ class Logging(TMTestCase):
         self.assertTrue(any("listen" in l.lower() for l in lines), "no listening line: %r" % lines)
         self.assertTrue(any("text-log-rid-42" in l for l in lines),
                         "the request line should carry the request id: %r" % lines)
+        self.assertFalse(any(l.startswith("2026-01-01") for l in lines), "a forged log line: %r" % lines)
+        self.assertTrue(any("\\n2026-01-01" in l for l in lines), "the newline is escaped: %r" % lines)
 
     def test_log_level_error_hides_info(self):
         db = new_database("lvl")
