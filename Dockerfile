@@ -6,9 +6,10 @@
 #
 # Two stages: the build stage compiles with Debian's toolchain and -dev
 # packages; the runtime stage is debian:bookworm-slim with only the shared
-# libraries the binary links against (libmicrohttpd12, libjansson4,
-# libsqlite3-0, libpq5 and what they pull in) plus ca-certificates, so that
+# libraries the binary links against (libssl3, libjansson4, libsqlite3-0,
+# libpq5 and what they pull in) plus ca-certificates, so that
 # `sslmode=verify-full` / `require` to a managed PostgreSQL (RDS) works.
+# llhttp is compiled into the binary from Debian's node-llhttp sources.
 #
 # Configuration is only by environment variables (see `togglemaster --help`);
 # nothing is baked in but the defaults below. The entrypoint runs
@@ -19,7 +20,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         gcc libc6-dev make pkg-config \
-        libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
+        node-llhttp libssl-dev libjansson-dev libsqlite3-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -45,7 +46,7 @@ LABEL org.opencontainers.image.title="togglemaster" \
 # volume ownership is predictable across rebuilds and hosts.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libjansson4 libsqlite3-0 libpq5 ca-certificates \
+        libssl3 libjansson4 libsqlite3-0 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 togglemaster \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \

@@ -59,10 +59,13 @@ $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
 # they need, so a module that starts to depend on another fails to link its
 # test: the build checks the layering. fake_store.c is an in-memory store
 # backend for the tests of the write path and the sync thread.
+# (The link line names its inputs itself: the .d files add every header and
+# #included source to the prerequisites.)
 define unit_test
 $(BUILD)/unit/$(1): tests/unit/$(1).c $(patsubst %,$(BUILD)/obj/src/%.o,$(2)) $(3)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Isrc -Itests/unit -o $$@ $$(filter %.c %.o,$$^) $$(LDFLAGS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Isrc -Itests/unit -o $$@ tests/unit/$(1).c $(patsubst %,$(BUILD)/obj/src/%.o,$(2)) $(3) \
+	    $$(LDFLAGS) $$(LDLIBS)
 UNIT_NAMES += $(1)
 endef
 STORE_CORE := store/store store/migrations
