@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../text.h"
+#include "api.h"
 #include "routes.h"
 
 /* The whole API. GET routes answer HEAD too. */

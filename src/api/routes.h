@@ -5,9 +5,10 @@
 #ifndef TM_API_ROUTES_H
 #define TM_API_ROUTES_H
 
+#include "../app.h"
+#include "../http/http.h"
 #include "../router.h"
 #include "../workers.h"
-#include "api.h"
 
 /* Who may call a route, once API keys exist (checked in api_handle). */
 enum api_role {

@@ -234,6 +234,18 @@ static enum store_status await_result(struct pg_conn *c, const char *what, PGres
 
 static enum store_status classify(struct pg_conn *c, PGresult *res, const char *what);
 
+/* After a PQsend* call that returned `sent`: its answer, awaited with the
+ * deadline, or the connection dropped when the query could not be sent. */
+static enum store_status await_sent(struct pg_conn *c, const char *what, int sent, PGresult **out)
+{
+    if (!sent) {
+        set_pg_error(c, what, PQerrorMessage(c->pg));
+        disconnect(c);
+        return STORE_UNAVAILABLE;
+    }
+    return await_result(c, what, out);
+}
+
 /* Sends a query (a prepared statement when `prepared`, else SQL text) and
  * waits for its answer. 0 with *out set (when out is not NULL; the caller
  * clears it), or -1 with *st set. */
@@ -245,13 +257,7 @@ static int query(struct pg_conn *c, const char *what, const char *statement, boo
     int sent = prepared ? PQsendQueryPrepared(c->pg, statement, nparams, params, NULL, NULL, 0)
                         : PQsendQueryParams(c->pg, statement, nparams, NULL, params, NULL, NULL, 0);
 
-    if (!sent) {
-        set_pg_error(c, what, PQerrorMessage(c->pg));
-        disconnect(c);
-        *st = STORE_UNAVAILABLE;
-        return -1;
-    }
-    *st = await_result(c, what, &res);
+    *st = await_sent(c, what, sent, &res);
     if (*st != STORE_OK)
         return -1;
     status = PQresultStatus(res);
@@ -348,13 +354,9 @@ static enum store_status prepare_all(struct pg_conn *c)
 {
     for (int i = 0; i < STMT_COUNT; i++) {
         PGresult *res;
-        enum store_status st;
-        if (!PQsendPrepare(c->pg, statements[i].name, statements[i].sql, statements[i].nparams, NULL)) {
-            set_pg_error(c, "prepare", PQerrorMessage(c->pg));
-            disconnect(c);
-            return STORE_UNAVAILABLE;
-        }
-        st = await_result(c, "prepare", &res);
+        int sent = PQsendPrepare(c->pg, statements[i].name, statements[i].sql, statements[i].nparams, NULL);
+        enum store_status st = await_sent(c, "prepare", sent, &res);
+
         if (st != STORE_OK)
             return st;
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -475,12 +477,8 @@ static enum store_status pg_schema_version(struct store_conn *conn, int *version
     st = ensure_connected(c);
     if (st != STORE_OK)
         return st;
-    if (!PQsendQueryParams(c->pg, SCHEMA_VERSION_SQL, 0, NULL, NULL, NULL, NULL, 0)) {
-        set_pg_error(c, "schema version", PQerrorMessage(c->pg));
-        disconnect(c);
-        return STORE_UNAVAILABLE;
-    }
-    st = await_result(c, "schema version", &res);
+    st = await_sent(c, "schema version", PQsendQueryParams(c->pg, SCHEMA_VERSION_SQL, 0, NULL, NULL, NULL, NULL, 0),
+                    &res);
     if (st != STORE_OK)
         return st;
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {

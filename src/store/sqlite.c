@@ -319,16 +319,23 @@ static enum store_status sqlite_flag_update(struct store_conn *conn, const struc
     return write_flag((struct sqlite_conn *)conn, STMT_UPDATE, "update", in, out);
 }
 
-static enum store_status sqlite_flag_delete(struct store_conn *conn, const char *name)
+/* A statement whose only parameter is the flag name. */
+static enum store_status by_name(struct store_conn *conn, enum sqlite_statement which, const char *what,
+                                 const char *name, struct flag **out)
 {
     struct sqlite_conn *c = (struct sqlite_conn *)conn;
     sqlite3_stmt *stmt;
-    enum store_status st = statement(c, STMT_DELETE, &stmt);
+    enum store_status st = statement(c, which, &stmt);
 
     if (st != STORE_OK)
         return st;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    return step_one(c, stmt, "delete", NULL);
+    return step_one(c, stmt, what, out);
+}
+
+static enum store_status sqlite_flag_delete(struct store_conn *conn, const char *name)
+{
+    return by_name(conn, STMT_DELETE, "delete", name, NULL);
 }
 
 static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_flag_fn fn, void *ctx)
@@ -367,14 +374,7 @@ static enum store_status sqlite_flag_load_all(struct store_conn *conn, store_fla
 
 static enum store_status sqlite_flag_get(struct store_conn *conn, const char *name, struct flag **out)
 {
-    struct sqlite_conn *c = (struct sqlite_conn *)conn;
-    sqlite3_stmt *stmt;
-    enum store_status st = statement(c, STMT_GET, &stmt);
-
-    if (st != STORE_OK)
-        return st;
-    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    return step_one(c, stmt, "get", out);
+    return by_name(conn, STMT_GET, "get", name, out);
 }
 
 /* No change feed: one process owns the file, so every write is local. */

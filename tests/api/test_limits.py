@@ -164,6 +164,26 @@ def fill_catalogue(db_url, count):
 
 
 @SQLITE_ONLY
+class PageSize(TMTestCase):
+
+    def test_after_without_limit_is_capped_like_limit(self):
+        """`?after=` alone used to render everything after the name on the
+        event loop; it is now capped at 10,000 flags, like `limit`."""
+        db = new_database("pagecap")
+        migrate(db)
+        fill_catalogue(db, 10050)
+        with Server(db) as s:
+            r = s.get("/flags?after=catalogue-flag-", timeout=30)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(len(r.json), 10000, "a page without limit holds at most 10000 flags")
+            self.assertEqual(r.json[0]["name"], "catalogue-flag-000000")
+            r = s.get("/flags?after=" + r.json[-1]["name"])
+            self.assertEqual(len(r.json), 50)
+            self.assertEqual(len(s.get("/flags", timeout=30).json), 10050, "the full list is not paged")
+            stop_and_check(self, s)
+
+
+@SQLITE_ONLY
 class ClientsThatDoNotRead(TMTestCase):
     """100 clients ask for the whole list of 50,000 flags (about 2.6 MB) and
     never read it, while writes change the catalogue between their

@@ -381,6 +381,22 @@ static void test_against_model(enum hash_mode mode, int steps)
     hash_mode = HASH_REAL;
 }
 
+/* Removes flag n<i> and checks the structures; true when removed. */
+static bool remove_and_check(struct snapshot_cell *cell, int i)
+{
+    char name[16];
+    struct snapshot *s;
+    int rc;
+
+    snprintf(name, sizeof name, "n%05d", i);
+    rc = snapshot_remove(cell, name, strlen(name));
+    put_failures += rc != 0;
+    s = snapshot_acquire(cell);
+    check_structure(s);
+    snapshot_release(s);
+    return rc == 0;
+}
+
 /* Full leaves, then one leaf emptied from the middle of the range: a leaf
  * under a quarter full beside full neighbours must stay as it is (merging
  * would overflow), and once it is empty the tree must drop it. Then seven
@@ -404,24 +420,11 @@ static void test_skewed_removals(void)
     snapshot_load_begin(cell);
     CHECK(snapshot_load_publish(cell, snapshot_builder_finish(b)) == 0);
     invariant_failures = 0;
-    for (int i = 5 * SNAPSHOT_LEAF_MAX; i < 6 * SNAPSHOT_LEAF_MAX; i++) {
-        snprintf(name, sizeof name, "n%05d", i);
-        put_failures += snapshot_remove(cell, name, strlen(name)) != 0;
-        present[i] = false;
-        s = snapshot_acquire(cell);
-        check_structure(s);
-        snapshot_release(s);
-    }
-    for (int i = 0; i < N; i++) {
-        if (i % 8 == 0)
-            continue;
-        snprintf(name, sizeof name, "n%05d", i);
-        put_failures += snapshot_remove(cell, name, strlen(name)) != 0;
-        present[i] = false;
-        s = snapshot_acquire(cell);
-        check_structure(s);
-        snapshot_release(s);
-    }
+    for (int i = 5 * SNAPSHOT_LEAF_MAX; i < 6 * SNAPSHOT_LEAF_MAX; i++)
+        present[i] = !remove_and_check(cell, i);
+    for (int i = 0; i < N; i++)
+        if (i % 8 != 0)
+            present[i] = !remove_and_check(cell, i);
     s = snapshot_acquire(cell);
     int missing = 0, count = 0;
     for (int i = 0; i < N; i++) {
