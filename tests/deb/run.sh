@@ -115,6 +115,9 @@ dpkg-deb -x "$deb" "$vroot"
 # sysinit.target ...) come from the host's systemd; the package's own files
 # win over them.
 cp -an /lib/systemd/system/. "$vroot/lib/systemd/system/"
+# ExecReload= runs /bin/sh, which every Debian system has (dash is
+# Essential: yes), unlike the package's own files here.
+install -D -m 0755 "$(readlink -f /bin/sh)" "$vroot/bin/sh"
 # Documentation=man:togglemaster(1) is checked with man(1): point it at the
 # package's page.
 out=$(MANPATH="$vroot/usr/share/man:" systemd-analyze verify --root="$vroot" togglemaster.service 2>&1)
@@ -547,6 +550,12 @@ if [ -n "$sd" ] && [ -n "$state" ]; then
   sd_exec systemctl daemon-reload
   sd_exec systemctl restart togglemaster.service
   sd_wait_active 5000
+  mp=$(sd_show MainPID)
+  sd_exec systemctl reload togglemaster.service
+  sleep 0.5
+  check "systemctl reload: SIGHUP to the same process (MainPID $mp -> $(sd_show MainPID)), which says so in the journal" \
+    bash -c "[ \"\$(nsenter -t $sd -a systemctl show -P MainPID togglemaster.service)\" = $mp ] &&
+             nsenter -t $sd -a journalctl -u togglemaster.service --no-pager -o cat -n 50 | grep -q 'SIGHUP'"
   sd_exec systemctl stop togglemaster.service
   check "systemctl stop: SIGTERM, graceful exit (Result=$(sd_show Result), ExecMainStatus=$(sd_show ExecMainStatus))" \
     test "$(sd_show Result):$(sd_show ExecMainStatus)" = success:0
