@@ -44,19 +44,22 @@ locals {
 
   # Everything user-data.sh.tftpl interpolates (tests/infra checks that the
   # template uses exactly these names). No secret here: the instance fetches
-  # the database password itself, at boot and every 10 minutes.
+  # the database password itself, at boot and every 10 minutes, and with
+  # tls_secret_arn set the TLS certificate and key too (HTTPS on 443; plain
+  # HTTP on 80 otherwise).
   user_data_vars = {
-    region        = var.region
-    db_secret_arn = aws_db_instance.main.master_user_secret[0].secret_arn
-    db_host       = aws_db_instance.main.address
-    db_port       = aws_db_instance.main.port
-    db_name       = var.db_name
-    db_sslmode    = var.db_sslmode
-    app_port      = 80
-    log_level     = var.log_level
-    deb_url       = var.deb_url
-    deb_sha256    = var.deb_sha256
-    fetch_secret  = file("${path.module}/files/togglemaster-fetch-secret")
+    region         = var.region
+    db_secret_arn  = aws_db_instance.main.master_user_secret[0].secret_arn
+    db_host        = aws_db_instance.main.address
+    db_port        = aws_db_instance.main.port
+    db_name        = var.db_name
+    db_sslmode     = var.db_sslmode
+    app_port       = var.tls_secret_arn == "" ? 80 : 443
+    tls_secret_arn = var.tls_secret_arn
+    log_level      = var.log_level
+    deb_url        = var.deb_url
+    deb_sha256     = var.deb_sha256
+    fetch_secret   = file("${path.module}/files/togglemaster-fetch-secret")
   }
 }
 
@@ -69,7 +72,11 @@ resource "aws_instance" "app" {
   iam_instance_profile        = aws_iam_instance_profile.app.name
   key_name                    = local.key_name
 
-  user_data                   = templatefile("${path.module}/user-data.sh.tftpl", local.user_data_vars)
+  # Gzipped: the rendered script (the fetch script is embedded) is above
+  # EC2's 16 KB user data limit, compressed it is under half of it;
+  # cloud-init decompresses it (the script lands in
+  # /var/lib/cloud/instance/scripts/part-001).
+  user_data_base64            = base64gzip(templatefile("${path.module}/user-data.sh.tftpl", local.user_data_vars))
   user_data_replace_on_change = true
 
   credit_specification {

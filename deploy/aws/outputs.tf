@@ -1,6 +1,12 @@
+locals {
+  # https:// on 443 with tls_secret_arn set, http:// on 80 without; the host
+  # is public_hostname (a name on the certificate) when set.
+  app_url = "${var.tls_secret_arn == "" ? "http" : "https"}://${var.public_hostname == "" ? aws_instance.app.public_dns : var.public_hostname}"
+}
+
 output "app_url" {
-  description = "Public URL of the service (HTTP on port 80; HTTPS is not terminated yet)."
-  value       = "http://${aws_instance.app.public_dns}"
+  description = "Public URL of the service: http:// on port 80, or https:// on 443 with tls_secret_arn set (nothing listens on 80 then). The host is public_hostname when set, else the instance's EC2 public DNS name."
+  value       = local.app_url
 }
 
 output "public_ip" {
@@ -15,7 +21,7 @@ output "ssh_command" {
 
 output "smoke_test_command" {
   description = "Validate the public deployment from your machine (docs/deploy-aws.md, Validate public access)."
-  value       = "scripts/smoke-test.sh http://${aws_instance.app.public_dns}"
+  value       = "scripts/smoke-test.sh ${local.app_url}"
 }
 
 output "rds_endpoint" {

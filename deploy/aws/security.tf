@@ -2,7 +2,9 @@
 # AWS provider 5.x recommendation: each rule is tracked on its own and one
 # rule never rewrites another).
 #
-#   app SG  in : 80/tcp and 443/tcp from anywhere (IPv4; the VPC has no IPv6)
+#   app SG  in : 80/tcp and 443/tcp from anywhere (IPv4; the VPC has no IPv6);
+#                the service listens on one of them: 80, or 443 with
+#                tls_secret_arn set
 #                22/tcp from var.admin_cidr only
 #           out: everything (see below)
 #   db SG   in : 5432/tcp from the app SG only (by group id, never by CIDR)
@@ -29,9 +31,10 @@ resource "aws_vpc_security_group_ingress_rule" "app_http" {
   cidr_ipv4         = "0.0.0.0/0"
 }
 
-# Open as the architecture requires, but nothing listens on 443 yet: TLS is
-# the next step (an ALB with an ACM certificate, or Caddy on the instance;
-# docs/architecture.md). Connections to 443 are refused, not hung.
+# Open as the architecture requires. With tls_secret_arn set the service
+# itself serves HTTPS here and nothing listens on 80; without it, nothing
+# listens on 443. Either way the unused port refuses connections instead of
+# letting them hang, and both rules stay, so switching is one variable.
 resource "aws_vpc_security_group_ingress_rule" "app_https" {
   security_group_id = aws_security_group.app.id
   description       = "HTTPS: reserved for TLS termination"

@@ -177,6 +177,30 @@ variable "log_level" {
   }
 }
 
+# --- HTTPS ---------------------------------------------------------------------
+
+variable "tls_secret_arn" {
+  description = "Full ARN of a Secrets Manager secret holding the service's TLS certificate and key, the JSON object {\"certificate\": \"<PEM chain>\", \"private_key\": \"<PEM key>\"} (docs/deploy-aws.md, HTTPS on 443). Set: the service serves HTTPS on 443 and nothing listens on 80, and the instance may read this one secret too. Empty: plain HTTP on 80."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.tls_secret_arn == "" || can(regex("^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!-]+-[A-Za-z0-9]{6}$", var.tls_secret_arn))
+    error_message = "tls_secret_arn must be empty or a secret's full ARN, as create-secret prints it: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX (no wildcard)."
+  }
+}
+
+variable "public_hostname" {
+  description = "DNS name clients use for the service: an A record pointing at the public_ip output that you manage, and with tls_secret_arn a name the certificate covers. Used only in the app_url and smoke_test_command outputs. Empty: the instance's EC2 public DNS name."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.public_hostname == "" || (length(var.public_hostname) <= 253 && can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.public_hostname)))
+    error_message = "public_hostname must be empty or a lowercase DNS name such as flags.example.com."
+  }
+}
+
 # --- RDS -----------------------------------------------------------------------
 
 variable "db_instance_class" {

@@ -202,7 +202,11 @@ function evalNode(node, scope) {
       return kids.map((k) => evalNode(k, scope));
     case 'scopeTraversal': {
       const [root, ...rest] = node.meta.traversal;
-      if (root.segment !== 'var') throw new Unsupported(`reference ${node.meta.value}`);
+      if (root.segment !== 'var') {
+        // Resource attributes and locals only as the caller stubs them.
+        if (scope.refs && Object.prototype.hasOwnProperty.call(scope.refs, node.meta.value)) return scope.refs[node.meta.value];
+        throw new Unsupported(`reference ${node.meta.value}`);
+      }
       const [name, ...more] = rest;
       if (!name || !(name.segment in scope.var)) throw new EvalError(`unknown variable ${node.meta.value}`);
       return traverse(scope.var[name.segment], more);
@@ -301,6 +305,17 @@ async function evaluate(expr, vars) {
   return evalNode(astCache.get(expr), { var: vars });
 }
 
+// Evaluates a string value as hcl2json writes it: a template with ${...} and
+// %{if}...%{endif} parts, or one whole "${...}" expression (whose value is
+// returned as is, not as a string). var.<name> = vars[name]; refs maps any
+// other reference ("aws_instance.app.public_dns", "local.x") to a value.
+async function evaluateTemplate(text, vars, refs = {}) {
+  if (typeof text !== 'string') return text;
+  const src = `"${text}"`;
+  if (!astCache.has(src)) astCache.set(src, await getExpressionAst('template.tf', src));
+  return evalNode(astCache.get(src), { var: vars, refs });
+}
+
 // Runs every validation block of variable `name` with the given value.
 // Returns { ok, failed: [error_message...], errors: [evaluation errors] }.
 // A condition that errors rejects the value, as in Terraform.
@@ -351,6 +366,6 @@ function renderTemplate(src, vars) {
 }
 
 module.exports = {
-  loadDir, isExpr, exprText, references, evaluate, validate, renderTemplate, unescapeHcl, parseCidr4,
+  loadDir, isExpr, exprText, references, evaluate, evaluateTemplate, validate, renderTemplate, unescapeHcl, parseCidr4,
   Unsupported, EvalError,
 };

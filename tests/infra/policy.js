@@ -11,7 +11,10 @@
 //   node tests/infra/policy.js --render-user-data DIR [JSON | FILE=JSON...]
 //                                              the user data as templatefile()
 //                                              renders it, with sample values
-//                                              (JSON object: overrides), to
+//                                              (JSON object: overrides; those
+//                                              named like a Terraform variable
+//                                              also feed what derives from it,
+//                                              tls_secret_arn -> app_port), to
 //                                              stdout or to each FILE
 //
 // tests/infra/run.sh also runs it on mutated copies of deploy/aws to prove
@@ -21,12 +24,18 @@
 const fs = require('fs');
 const path = require('path');
 const os = require('os');
+const zlib = require('zlib');
 const { execFileSync } = require('child_process');
 const H = require('./hcl');
 
 let dir; // the directory being checked
 const OPEN = new Set(['0.0.0.0/0', '::/0']);
-const EC2_USER_DATA_LIMIT = 16384; // bytes, before base64
+const EC2_USER_DATA_LIMIT = 16384; // bytes, before base64 (after gzip when gzipped)
+// Sample values for var.tls_secret_arn and var.public_hostname, and the
+// instance's EC2 public name standing in for aws_instance.*.public_dns.
+const TLS_ARN = 'arn:aws:secretsmanager:sa-east-1:123456789012:secret:togglemaster/tls-certificate-AbC123';
+const HOSTNAME = 'flags.example.com';
+const PUBLIC_DNS = 'ec2-203-0-113-7.sa-east-1.compute.amazonaws.com';
 
 let results = [];
 const checks = [];
@@ -51,6 +60,14 @@ const only = (type) => {
   assert(all.length === 1, `expected exactly one ${type}, found ${all.length}`);
   return all[0];
 };
+
+// Every variable's value in a plan with these overrides (else its default).
+function varValues(overrides = {}) {
+  const values = {};
+  for (const [name, v] of Object.entries(M.variable)) if ('default' in v) values[name] = v.default;
+  for (const [name, v] of Object.entries(overrides)) if (name in M.variable) values[name] = v;
+  return values;
+}
 
 // A value, or the default of the variable it is exactly "${var.x}".
 function resolve(v) {
@@ -161,6 +178,47 @@ const docOf = (v) => {
   const m = typeof v === 'string' && /^\$\{(data\.aws_iam_policy_document\.[A-Za-z0-9_-]+)\.json\}$/.exec(v);
   return m ? m[1] : null;
 };
+
+// The dynamic blocks of every policy document, which hcl2json keeps apart
+// from the static statements: doc -> [{type, for_each, iterator, content}].
+function dynamicBlocks() {
+  const docs = {};
+  for (const [name, doc] of data('aws_iam_policy_document')) {
+    docs[`data.aws_iam_policy_document.${name}`] = [].concat(doc.dynamic || []).flatMap((byType) =>
+      Object.entries(byType).flatMap(([type, blocks]) => blocks.map((b) => ({
+        type, for_each: b.for_each, iterator: b.iterator || type, content: (b.content || [])[0] || {},
+      }))));
+  }
+  return docs;
+}
+
+// A policy document's statements as a plan with these variable values would
+// render them: the static ones as written, each dynamic one expanded (its
+// strings evaluated, with ITERATOR.value/.key for each element).
+async function plannedStatements(doc, overrides) {
+  const statements = [...(policyDocs()[doc] || [])];
+  const values = varValues(overrides);
+  // Strings are templates/expressions; hcl2json writes a list literal as a
+  // JSON array of them, and nested blocks as arrays of objects.
+  const evaluate = async (v, refs) => {
+    if (Array.isArray(v)) return Promise.all(v.map((x) => evaluate(x, refs)));
+    if (v && typeof v === 'object') {
+      const out = {};
+      for (const [k, x] of Object.entries(v)) out[k] = await evaluate(x, refs);
+      return out;
+    }
+    return H.evaluateTemplate(v, values, refs);
+  };
+  for (const d of dynamicBlocks()[doc] || []) {
+    assert(d.type === 'statement', `${doc}: dynamic "${d.type}"`);
+    const items = await evaluate(d.for_each, {});
+    assert(Array.isArray(items), `${doc}: for_each ${show(d.for_each)} is not a list`);
+    for (const [i, item] of items.entries()) {
+      statements.push(await evaluate(d.content, { [`${d.iterator}.value`]: item, [`${d.iterator}.key`]: i }));
+    }
+  }
+  return statements;
+}
 
 // --------------------------------------------------------------- checks
 
@@ -432,9 +490,52 @@ check('IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN', (
   assert(!s.not_actions && !s.not_resources, 'not_actions/not_resources grant everything else');
 });
 
+check('IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret too', async () => {
+  const [, policy] = only('aws_iam_role_policy');
+  const doc = docOf(policy.policy);
+  const [dbName] = only('aws_db_instance');
+  const dbStatement = (s) => eq(s.resources, [`\${aws_db_instance.${dbName}.master_user_secret[0].secret_arn}`]);
+  const plain = await plannedStatements(doc, { tls_secret_arn: '' });
+  assert(plain.length === 1 && dbStatement(plain[0]),
+    `with tls_secret_arn = "" (the default) the policy must stay the one RDS statement: ${show(plain)}`);
+  const tls = await plannedStatements(doc, { tls_secret_arn: TLS_ARN });
+  const extra = tls.filter((s) => !dbStatement(s));
+  assert(tls.length === 2 && extra.length === 1, `with tls_secret_arn set: ${show(tls)}`);
+  const [s] = extra;
+  assert((s.effect || 'Allow') === 'Allow', `effect ${s.effect}`);
+  assert(eq(s.actions, ['secretsmanager:GetSecretValue']), `actions ${show(s.actions)}`);
+  assert(eq(s.resources, [TLS_ARN]), `resources ${show(s.resources)}, expected exactly the tls_secret_arn`);
+  const others = Object.keys(s).filter((k) => !['sid', 'effect', 'actions', 'resources'].includes(k));
+  assert(others.length === 0, `also sets ${others.join(', ')}`);
+});
+
+check('var.tls_secret_arn: empty by default, else one full Secrets Manager ARN (no wildcard)', async () => {
+  const v = M.variable.tls_secret_arn;
+  assert(v && v.default === '', `default ${show(v && v.default)}`);
+  const base = 'arn:aws:secretsmanager:sa-east-1:123456789012:secret:';
+  for (const good of ['', TLS_ARN, `${base}rds!db-0f1e2d3c-AbCdEf`, 'arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:tls-AbC123']) {
+    const r = await H.validate(M, 'tls_secret_arn', good);
+    assert(r.ok, `tls_secret_arn = ${show(good)} is rejected: ${r.failed.join('; ')}`);
+  }
+  for (const bad of ['*', `${base}*`, `${base}togglemaster/*`, `${base}tls-AbC12*`, `${base}tls`, `${base}tls-AbC123 `,
+    'arn:aws:secretsmanager:sa-east-1:*:secret:tls-AbC123', 'arn:aws:s3:::bucket/tls-AbC123', 'togglemaster/tls-AbC123',
+    `${base}tls-AbC123'; id`]) {
+    assert(!(await H.validate(M, 'tls_secret_arn', bad)).ok, `tls_secret_arn = ${show(bad)} is accepted`);
+  }
+  const h = M.variable.public_hostname;
+  assert(h && h.default === '', `public_hostname default ${show(h && h.default)}`);
+  for (const good of ['', HOSTNAME, 'a.b-c.example']) {
+    assert((await H.validate(M, 'public_hostname', good)).ok, `public_hostname = ${show(good)} is rejected`);
+  }
+  for (const bad of ['https://flags.example.com', 'flags', '-x.example.com', 'a..example.com', 'flags.example.com/', 'x.example.com; id']) {
+    assert(!(await H.validate(M, 'public_hostname', bad)).ok, `public_hostname = ${show(bad)} is accepted`);
+  }
+});
+
 check('IAM: no "*" in any action or resource of any policy document', () => {
+  const dynamic = dynamicBlocks();
   for (const [name, statements] of Object.entries(policyDocs())) {
-    for (const s of statements) {
+    for (const s of [...statements, ...(dynamic[name] || []).map((d) => d.content)]) {
       for (const v of [...(s.actions || []), ...(s.resources || []), ...(s.not_actions || []), ...(s.not_resources || [])]) {
         assert(!/\*/.test(String(v).replace(/\[\*\]/g, '')), `${name}: ${show(v)}`);
       }
@@ -518,21 +619,59 @@ check('RDS: destroy keeps a final snapshot by default', () => {
 
 // --- outputs, user data, example variables
 
-check('outputs: app_url, ssh_command, rds_endpoint, db_secret_arn', () => {
+// An output's value in a plan with these variable values: the instance's
+// public name is PUBLIC_DNS, locals are evaluated (one level).
+async function outputValue(name, overrides) {
+  const values = varValues(overrides);
+  const refs = {};
+  for (const [ec2] of resources('aws_instance')) {
+    refs[`aws_instance.${ec2}.public_dns`] = PUBLIC_DNS;
+    refs[`aws_instance.${ec2}.public_ip`] = '203.0.113.7';
+  }
+  const value = M.output[name].value;
+  for (const ref of H.references(value).filter((r) => r.startsWith('local.'))) {
+    refs[ref] = await H.evaluateTemplate(M.locals[ref.slice(6)], values, { ...refs });
+  }
+  return H.evaluateTemplate(value, values, refs);
+}
+
+check('outputs: app_url, ssh_command, rds_endpoint, db_secret_arn', async () => {
   for (const name of ['app_url', 'ssh_command', 'rds_endpoint', 'db_secret_arn']) {
     assert(M.output[name] && M.output[name].description, `output ${name}`);
   }
-  assert(/^http:\/\/\$\{aws_instance\.[a-z_]+\.public_(dns|ip)\}$/.test(M.output.app_url.value), `app_url ${show(M.output.app_url.value)}`);
+  const url = await outputValue('app_url', {});
+  assert(url === `http://${PUBLIC_DNS}`, `app_url by default: ${show(url)}, expected http://<the instance's public DNS name>`);
 });
 
-function userData() {
+check('outputs: app_url and smoke_test_command say https:// with tls_secret_arn, public_hostname when set', async () => {
+  for (const [overrides, want] of [
+    [{}, `http://${PUBLIC_DNS}`],
+    [{ tls_secret_arn: TLS_ARN }, `https://${PUBLIC_DNS}`],
+    [{ tls_secret_arn: TLS_ARN, public_hostname: HOSTNAME }, `https://${HOSTNAME}`],
+    [{ public_hostname: HOSTNAME }, `http://${HOSTNAME}`],
+  ]) {
+    const url = await outputValue('app_url', overrides);
+    assert(url === want, `app_url with ${show(overrides)}: ${show(url)}, expected ${show(want)}`);
+    const smoke = await outputValue('smoke_test_command', overrides);
+    assert(smoke === `scripts/smoke-test.sh ${want}`, `smoke_test_command with ${show(overrides)}: ${show(smoke)}`);
+  }
+});
+
+// The user data template, its variables and sample values for them: the
+// values a plan with these variable overrides would pass.
+async function userData(overrides = {}) {
   const [, ec2] = only('aws_instance');
-  const m = /^\$\{templatefile\("\$\{path\.module\}\/([A-Za-z0-9_.-]+)", local\.([a-z_]+)\)\}$/.exec(ec2.user_data);
-  assert(m, `user_data ${show(ec2.user_data)} is not templatefile(path, local.x)`);
+  assert(ec2.user_data === undefined || ec2.user_data_base64 === undefined, 'both user_data and user_data_base64');
+  const gzip = ec2.user_data_base64 !== undefined;
+  const call = gzip ? ec2.user_data_base64 : ec2.user_data;
+  const m = new RegExp(`^\\$\\{${gzip ? 'base64gzip\\(' : ''}templatefile\\("\\$\\{path\\.module\\}/([A-Za-z0-9_.-]+)", ` +
+    `local\\.([a-z_]+)\\)${gzip ? '\\)' : ''}\\}$`).exec(call);
+  assert(m, `user_data${gzip ? '_base64' : ''} ${show(call)} is not ${gzip ? 'base64gzip(templatefile(path, local.x))' : 'templatefile(path, local.x)'}`);
   const vars = M.locals[m[2]];
   assert(vars && typeof vars === 'object', `local.${m[2]} is not an object`);
   const src = fs.readFileSync(path.join(dir, m[1]), 'utf8');
   // Realistic, long sample values (the size limit must hold for real ones).
+  const values = varValues(overrides);
   const sample = {};
   for (const [k, v] of Object.entries(vars)) {
     const fileRef = typeof v === 'string' && /^\$\{file\("\$\{path\.module\}\/([A-Za-z0-9_./-]+)"\)\}$/.exec(v);
@@ -543,33 +682,40 @@ function userData() {
     else if (/\.port\}$/.test(v)) sample[k] = 5432;
     else if (/deb_url/.test(v)) sample[k] = `https://github.com/example-org/togglemaster/releases/download/v0.1.0/${'x'.repeat(120)}.deb`;
     else if (/deb_sha256/.test(v)) sample[k] = 'a'.repeat(64);
+    else if (H.references(v).length > 0 && H.references(v).every((r) => r.startsWith('var.'))) sample[k] = await H.evaluateTemplate(v, values);
     else sample[k] = resolve(v);
     assert(sample[k] !== undefined, `no sample value for ${k} = ${v}`);
   }
-  return { template: m[1], vars, sample, src };
+  return { template: m[1], vars, sample, src, gzip };
 }
 
-check('user data: the template uses exactly the variables passed to it', () => {
-  const { vars, sample, src } = userData();
+check('user data: the template uses exactly the variables passed to it', async () => {
+  const { vars, sample, src } = await userData();
   const { used } = H.renderTemplate(src, sample);
   const unused = Object.keys(vars).filter((k) => !used.has(k));
   assert(unused.length === 0, `passed but unused: ${unused.join(', ')}`);
 });
 
-check('user data: renders to a bash script that parses (bash -n), under 16 KiB', () => {
-  const { sample, src } = userData();
-  const { text } = H.renderTemplate(src, sample);
-  assert(text.startsWith('#!/bin/bash\n'), 'no #!/bin/bash line');
-  assert(Buffer.byteLength(text) < EC2_USER_DATA_LIMIT, `${Buffer.byteLength(text)} bytes (EC2 limit ${EC2_USER_DATA_LIMIT})`);
-  const tmp = path.join(os.tmpdir(), `tm-user-data-${process.pid}.sh`);
-  fs.writeFileSync(tmp, text);
-  try {
-    execFileSync('bash', ['-n', tmp], { stdio: 'pipe' });
-  } catch (err) {
-    throw new Fail(`bash -n: ${String(err.stderr).trim()}`);
-  } finally {
-    fs.unlinkSync(tmp);
+check('user data: renders to a bash script that parses (bash -n), under 16 KiB', async () => {
+  for (const overrides of [{}, { tls_secret_arn: TLS_ARN }]) {
+    const { sample, src, gzip } = await userData(overrides);
+    const { text } = H.renderTemplate(src, sample);
+    assert(text.startsWith('#!/bin/bash\n'), 'no #!/bin/bash line');
+    // EC2 counts the bytes it is given: gzip's output for user_data_base64
+    // = base64gzip(...) (cloud-init decompresses it), else the text.
+    const size = gzip ? zlib.gzipSync(text).length : Buffer.byteLength(text);
+    assert(size < EC2_USER_DATA_LIMIT, `${size} bytes${gzip ? ' gzipped' : ''} with ${show(overrides)} (EC2 limit ${EC2_USER_DATA_LIMIT})`);
+    const tmp = path.join(os.tmpdir(), `tm-user-data-${process.pid}.sh`);
+    fs.writeFileSync(tmp, text);
+    try {
+      execFileSync('bash', ['-n', tmp], { stdio: 'pipe' });
+    } catch (err) {
+      throw new Fail(`bash -n: ${String(err.stderr).trim()}`);
+    } finally {
+      fs.unlinkSync(tmp);
+    }
   }
+  const { sample, src } = await userData();
   const embedded = Object.entries(sample).filter(([, v]) => typeof v === 'string' && v.includes('\n'));
   for (const [k, v] of embedded) {
     const delim = new RegExp(`<<'([A-Z_]+)'\\n\\$\\{${k}\\}\\n\\1$`, 'm').exec(src);
@@ -578,13 +724,25 @@ check('user data: renders to a bash script that parses (bash -n), under 16 KiB',
   }
 });
 
-check('user data: starts the service on port 80 and writes the env file from the secret', () => {
-  const { vars, sample, src } = userData();
-  assert(String(vars.app_port) === '80', `app_port ${show(vars.app_port)}`);
+check('user data: starts the service on port 80 and writes the env file from the secret', async () => {
+  const { sample, src } = await userData();
+  assert(String(sample.app_port) === '80', `app_port ${show(sample.app_port)}`);
   assert(/AmbientCapabilities=CAP_NET_BIND_SERVICE/.test(src), 'no CAP_NET_BIND_SERVICE drop-in for port 80');
   assert(/systemctl (enable|restart)[^\n]*togglemaster\.service/.test(src), 'does not start togglemaster.service');
   assert(/togglemaster-fetch-secret/.test(src) && /secretsmanager get-secret-value|"get-secret-value"/.test(sample.fetch_secret || ''), 'no secret fetch');
   assert(/sha256sum -c/.test(src), 'the .deb checksum is never checked');
+});
+
+check('user data: with tls_secret_arn, port 443 and the ARN for deploy.env; by default neither', async () => {
+  const plain = (await userData()).sample;
+  assert(String(plain.app_port) === '80', `app_port by default: ${show(plain.app_port)}`);
+  assert(!Object.values(plain).includes(TLS_ARN), 'the sample ARN without tls_secret_arn set');
+  const { sample, src } = await userData({ tls_secret_arn: TLS_ARN });
+  assert(String(sample.app_port) === '443', `app_port with tls_secret_arn: ${show(sample.app_port)}`);
+  const arnVar = Object.keys(sample).find((k) => sample[k] === TLS_ARN);
+  assert(arnVar, 'the TLS secret ARN is not passed to the template');
+  assert(new RegExp(`TM_TLS_SECRET_ARN=\\$[A-Z_]+|TM_TLS_SECRET_ARN=\\$\\{${arnVar}\\}`).test(src), 'deploy.env gets no TM_TLS_SECRET_ARN');
+  assert(/TM_TLS_SECRET_ARN/.test(sample.fetch_secret) && /TLS_CERT_FILE/.test(sample.fetch_secret), 'the fetch script does not handle TM_TLS_SECRET_ARN');
 });
 
 check('terraform.tfvars.example sets only declared variables and no secret', async () => {
@@ -663,11 +821,16 @@ function print(rs) {
     const loaded = await H.loadDir(dir);
     if (loaded.errors.length) throw new Error(loaded.errors.map((e) => `${e.name}: ${e.error}`).join('; '));
     M = loaded.model;
-    const { sample, src } = userData();
-    const render = (json) => H.renderTemplate(src, { ...sample, ...JSON.parse(json || '{}') }).text;
+    // Overrides name template variables; those that are also Terraform
+    // variables feed the values derived from them (tls_secret_arn -> app_port).
+    const render = async (json) => {
+      const overrides = JSON.parse(json || '{}');
+      const { sample, src } = await userData(overrides);
+      return H.renderTemplate(src, { ...sample, ...overrides }).text;
+    };
     const outputs = args.slice(2).filter((a) => /^[^{][^=]*=/.test(a));
-    if (outputs.length === 0) process.stdout.write(render(args[2]));
-    for (const o of outputs) fs.writeFileSync(o.slice(0, o.indexOf('=')), render(o.slice(o.indexOf('=') + 1)));
+    if (outputs.length === 0) process.stdout.write(await render(args[2]));
+    for (const o of outputs) fs.writeFileSync(o.slice(0, o.indexOf('=')), await render(o.slice(o.indexOf('=') + 1)));
     return;
   }
   if (args[0] === '--each') {

@@ -99,6 +99,12 @@ mutate "admin_cidr validation accepts /0" variables.tf "var.admin_cidr has no de
   's/split("\/", var.admin_cidr)\[1\]) >= 24/split("\/", var.admin_cidr)[1]) >= 0/'
 mutate "IAM action wildcard" iam.tf "IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN" \
   's/"secretsmanager:GetSecretValue"/"secretsmanager:*"/'
+mutate "TLS secret readable with tls_secret_arn empty" iam.tf "IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret" \
+  's/for_each = var.tls_secret_arn == "" ? \[\] : \[var.tls_secret_arn\]/for_each = [var.tls_secret_arn]/'
+mutate "TLS grant on every secret" iam.tf "IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret" \
+  's/resources = \[statement.value\]/resources = ["arn:aws:secretsmanager:*:*:secret:*"]/'
+mutate "tls_secret_arn validation accepts a wildcard" variables.tf "var.tls_secret_arn: empty by default, else one full Secrets Manager ARN" \
+  '/variable "tls_secret_arn"/,/^}/s/:secret:\[A-Za-z0-9\/_+=.@!-\]+-\[A-Za-z0-9\]{6}\$/:secret:.+$/'
 mutate "IMDSv1 allowed" compute.tf 'EC2: IMDSv2 required' \
   's/http_tokens                 = "required"/http_tokens                 = "optional"/'
 mutate "private subnets routed to the IGW" network.tf "private route table has no internet route" \

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Runs deploy/aws/files/togglemaster-fetch-secret (what the EC2 instance
-uses to turn the RDS-managed secret into /etc/togglemaster/togglemaster.env)
-against a stub `aws` and a stub `systemctl` in a temporary directory.
+uses to turn the RDS-managed secret into /etc/togglemaster/togglemaster.env,
+and the TLS secret into the certificate and key files) against a stub `aws`
+and a stub `systemctl` in a temporary directory. The TLS cases use real
+certificates and keys made with the openssl command.
 
 Prints `ok - <name>` / `FAIL - <name>: <why>` per check, then
 `fetch-secret: N passed, N failed`; exit 1 on any failure.
 """
+import grp
 import json
 import os
 import stat
@@ -16,6 +19,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "deploy", "aws", "files", "togglemaster-fetch-secret")
 ARN = "arn:aws:secretsmanager:sa-east-1:123456789012:secret:rds!db-0f1e2d3c-AbCdEf"
+# In another region than TM_AWS_REGION: it must be read from its own.
+TLS_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:togglemaster/tls-AbC123"
 # Everything that breaks naive quoting: both quotes, $, backslashes,
 # backticks, spaces, '#', ';', '=', braces, a command substitution.
 NASTY = "p\"a$s`w'o\\rd \\\\ #;=${HOME}$(id)\\n {}!%"
@@ -48,23 +53,30 @@ def write(path, text, mode=0o644):
 
 
 class Sandbox:
-    def __init__(self, tmp):
+    def __init__(self, tmp, deploy_env=DEPLOY_ENV, tls_group=None):
         self.tmp = tmp
         self.bin = os.path.join(tmp, "bin")
         os.mkdir(self.bin)
         self.deploy_env = os.path.join(tmp, "deploy.env")
         self.env_file = os.path.join(tmp, "togglemaster.env")
         self.secret = os.path.join(tmp, "secret.json")
+        self.tls_secret = os.path.join(tmp, "tls-secret.json")
+        self.tls_dir = os.path.join(tmp, "tls")
+        self.tls_group = tls_group
         self.calls = os.path.join(tmp, "systemctl.calls")
         self.aws_args = os.path.join(tmp, "aws.args")
-        write(self.deploy_env, DEPLOY_ENV)
+        self.aws_calls = os.path.join(tmp, "aws.calls")
+        write(self.deploy_env, deploy_env)
         # Stub aws: records its arguments, answers like get-secret-value
-        # --output json, or fails when secret.json is absent.
+        # --output json with secret.json (tls-secret.json for TLS_ARN), or
+        # fails when that file is absent.
         write(os.path.join(self.bin, "aws"), f"""#!/usr/bin/env python3
 import json, sys
 open({self.aws_args!r}, "w").write(json.dumps(sys.argv[1:]))
+open({self.aws_calls!r}, "a").write(json.dumps(sys.argv[1:]) + "\\n")
+tls = {TLS_ARN!r} in sys.argv
 try:
-    secret = open({self.secret!r}).read()
+    secret = open({self.tls_secret!r} if tls else {self.secret!r}).read()
 except OSError:
     sys.stderr.write("An error occurred (AccessDeniedException) when calling the GetSecretValue operation: denied\\n")
     sys.exit(254)
@@ -79,13 +91,37 @@ exit 0
     def set_secret(self, user, password):
         write(self.secret, json.dumps({"username": user, "password": password}))
 
+    def set_tls(self, cert, key):
+        write(self.tls_secret, json.dumps({"certificate": cert, "private_key": key}))
+
     def run(self, active=False, extra=None):
         env = dict(os.environ, PATH=f"{self.bin}:{os.environ['PATH']}", TM_DEPLOY_ENV=self.deploy_env,
-                   TM_ENV_FILE=self.env_file, TM_FETCH_ATTEMPTS="1", STUB_ACTIVE="0" if active else "3")
+                   TM_ENV_FILE=self.env_file, TM_FETCH_ATTEMPTS="1", STUB_ACTIVE="0" if active else "3",
+                   TM_TLS_DIR=self.tls_dir)
+        if self.tls_group:
+            env["TM_TLS_GROUP"] = self.tls_group
         env.update(extra or {})
-        if os.path.exists(self.calls):
-            os.unlink(self.calls)
+        for log in (self.calls, self.aws_calls):
+            if os.path.exists(log):
+                os.unlink(log)
         return subprocess.run([sys.executable, SCRIPT], env=env, capture_output=True, text=True, timeout=30)
+
+    def aws_calls_made(self):
+        try:
+            return [json.loads(line) for line in open(self.aws_calls)]
+        except OSError:
+            return []
+
+    def tls_files(self):
+        """(bytes, mode, gid, mtime) of the certificate and the key, or None."""
+        out = []
+        for name in ("fullchain.pem", "privkey.pem"):
+            path = os.path.join(self.tls_dir, name)
+            if not os.path.exists(path):
+                return None
+            st = os.stat(path)
+            out.append((open(path).read(), stat.S_IMODE(st.st_mode), st.st_gid, st.st_mtime_ns))
+        return out
 
     def systemctl_calls(self):
         try:
@@ -165,6 +201,161 @@ def main():
         r = sb.run()
         check("deploy.env quoted values are understood",
               r.returncode == 0 and sb.shell_value("LOG_LEVEL") == 'de"bug', f"{r.stdout}{sb.shell_value('LOG_LEVEL')!r}")
+        check("without TM_TLS_SECRET_ARN: no TLS_* lines, no TLS secret read, no TLS directory",
+              "TLS_" not in open(sb.env_file).read() and not os.path.exists(sb.tls_dir) and
+              all(TLS_ARN not in call for call in sb.aws_calls_made()), open(sb.env_file).read())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tls_cases(tmp)
+
+
+def make_pair(tmp, name, encrypt=False):
+    """A self-signed certificate and its key (PEM texts), by openssl."""
+    cert, key = os.path.join(tmp, f"{name}.crt"), os.path.join(tmp, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=flags.example.com"],
+                   check=True, capture_output=True)
+    if encrypt:
+        subprocess.run(["openssl", "pkcs8", "-topk8", "-v2", "aes256", "-in", key, "-out", key + ".enc",
+                        "-passout", "pass:secret"], check=True, capture_output=True)
+        key += ".enc"
+    return open(cert).read(), open(key).read()
+
+
+def key_lines(*keys):
+    """The base64 lines of private keys: none may ever be printed."""
+    return [line for key in keys for line in key.splitlines() if len(line) > 16 and "-----" not in line]
+
+
+def tls_cases(tmp):
+    cert_a, key_a = make_pair(tmp, "a")
+    cert_b, key_b = make_pair(tmp, "b")
+    _, key_enc = make_pair(tmp, "c", encrypt=True)
+    secret_lines = key_lines(key_a, key_b, key_enc)
+    printed = []
+
+    # The files' group: one this process may chown to and, as root, not its own.
+    group = grp.getgrgid(os.getegid()).gr_name
+    if os.geteuid() == 0:
+        try:
+            group = grp.getgrnam("nogroup").gr_name
+        except KeyError:
+            pass
+    gid = grp.getgrnam(group).gr_gid
+    deploy_env = DEPLOY_ENV.replace("PORT=80\n", "PORT=443\n") + f"TM_TLS_SECRET_ARN={TLS_ARN}\n"
+    os.mkdir(os.path.join(tmp, "sb"))
+    sb = Sandbox(os.path.join(tmp, "sb"), deploy_env, tls_group=group)
+    sb.set_secret("togglemaster", "pw-1")
+
+    def run(**kw):
+        r = sb.run(**kw)
+        printed.append(r.stdout + r.stderr)
+        return r
+
+    cert_path, key_path = os.path.join(sb.tls_dir, "fullchain.pem"), os.path.join(sb.tls_dir, "privkey.pem")
+
+    # First run, no certificate yet, and a refused secret: nothing written.
+    sb.set_tls(cert_a, key_b)
+    r = run()
+    check("TLS: first run with a refused secret: exit 1, no env file, no certificate files",
+          r.returncode == 1 and not os.path.exists(sb.env_file) and sb.tls_files() is None and "refused" in r.stdout,
+          f"exit {r.returncode}: {r.stdout}")
+
+    sb.set_tls(cert_a, key_a)
+    r = run()
+    files = sb.tls_files()
+    check("TLS: certificate and key written, 0640 in a 0750 directory, group of the service",
+          r.returncode == 0 and files is not None and
+          [(f[0], f[1], f[2]) for f in files] == [(cert_a, 0o640, gid), (key_a, 0o640, gid)] and
+          stat.S_IMODE(os.stat(sb.tls_dir).st_mode) == 0o750 and os.stat(sb.tls_dir).st_gid == gid,
+          f"exit {r.returncode}: {r.stdout} {files and [(oct(f[1]), f[2]) for f in files]}")
+    if files is None:
+        return
+    check("TLS: env file has TLS_CERT_FILE and TLS_KEY_FILE naming them, PORT=443 from deploy.env",
+          sb.shell_value("TLS_CERT_FILE") == cert_path and sb.shell_value("TLS_KEY_FILE") == key_path and
+          sb.shell_value("PORT") == "443" and "TM_TLS_SECRET_ARN" not in open(sb.env_file).read() and
+          sb.shell_value("DB_PASSWORD") == "pw-1", open(sb.env_file).read())
+    calls = sb.aws_calls_made()
+    tls_call = [c for c in calls if TLS_ARN in c]
+    check("TLS: the TLS secret is read by its ARN, in its own region",
+          len(tls_call) == 1 and tls_call[0][tls_call[0].index("--region") + 1] == "us-east-1", calls)
+    check("TLS: env file still mode 0600", stat.S_IMODE(os.stat(sb.env_file).st_mode) == 0o600)
+
+    env_mtime = os.stat(sb.env_file).st_mtime_ns
+    r = run(active=True)
+    check("TLS: nothing changed: files untouched, no reload, no restart",
+          r.returncode == 0 and sb.tls_files() == files and os.stat(sb.env_file).st_mtime_ns == env_mtime and
+          not any("reload" in c or "restart" in c for c in sb.systemctl_calls()), f"{r.stdout}{sb.systemctl_calls()}")
+
+    sb.set_tls(cert_b, key_b)
+    r = run(active=True)
+    files = sb.tls_files()
+    check("TLS: renewed certificate: running service reloaded without blocking, not restarted",
+          r.returncode == 0 and files[0][0] == cert_b and files[1][0] == key_b and
+          os.stat(sb.env_file).st_mtime_ns == env_mtime and
+          "--no-block reload togglemaster.service" in sb.systemctl_calls() and
+          not any("restart" in c for c in sb.systemctl_calls()), f"{r.stdout}{sb.systemctl_calls()}")
+
+    sb.set_tls(cert_a, key_a)
+    r = run(active=False)
+    check("TLS: renewed certificate, service not running: written, nothing reloaded",
+          r.returncode == 0 and sb.tls_files()[0][0] == cert_a and
+          not any("reload" in c or "restart" in c for c in sb.systemctl_calls()), f"{r.stdout}{sb.systemctl_calls()}")
+
+    sb.set_tls(cert_b, key_b)
+    sb.set_secret("togglemaster", "pw-2")
+    r = run(active=True)
+    check("TLS: renewed certificate and rotated password: one restart, no reload",
+          r.returncode == 0 and sb.tls_files()[0][0] == cert_b and sb.shell_value("DB_PASSWORD") == "pw-2" and
+          "--no-block try-restart togglemaster.service" in sb.systemctl_calls() and
+          not any(" reload " in f" {c} " for c in sb.systemctl_calls()), f"{r.stdout}{sb.systemctl_calls()}")
+
+    files = sb.tls_files()
+    env_text = open(sb.env_file).read()
+    for name, secret in [
+        ("certificate and key swapped", json.dumps({"certificate": key_a, "private_key": cert_a})),
+        ("key of another certificate", json.dumps({"certificate": cert_a, "private_key": key_b})),
+        ("encrypted key", json.dumps({"certificate": cert_a, "private_key": key_enc})),
+        ("certificate not PEM", json.dumps({"certificate": "hello", "private_key": key_a})),
+        ("certificate holding the key too", json.dumps({"certificate": cert_a + key_a, "private_key": key_a})),
+        ("no private_key", json.dumps({"certificate": cert_a})),
+        ("not JSON", "certificate=" + cert_a + key_a),
+    ]:
+        write(sb.tls_secret, secret)
+        r = run(active=True)
+        check(f"TLS: malformed secret ({name}) refused: exit 1, old files kept, nothing reloaded",
+              r.returncode == 1 and sb.tls_files() == files and open(sb.env_file).read() == env_text and
+              not any("reload" in c or "restart" in c for c in sb.systemctl_calls()),
+              f"exit {r.returncode}: {r.stdout}{sb.systemctl_calls()}")
+
+    sb.set_tls(cert_a, key_b)
+    sb.set_secret("togglemaster", "pw-3")
+    r = run(active=True)
+    check("TLS: refused secret with a rotated password: env file rewritten and restart queued, exit 1",
+          r.returncode == 1 and sb.tls_files() == files and sb.shell_value("DB_PASSWORD") == "pw-3" and
+          sb.shell_value("TLS_CERT_FILE") == cert_path and
+          "--no-block try-restart togglemaster.service" in sb.systemctl_calls(), f"exit {r.returncode}: {r.stdout}")
+
+    # Before the package has created the service's group: root-only files,
+    # then the group on the next run.
+    sb.set_tls(cert_a, key_a)
+    r = run(extra={"TM_TLS_GROUP": "tm-no-such-group"})
+    own = os.getegid()
+    check("TLS: group missing: exit 0, files in the process's own group, said so",
+          r.returncode == 0 and [f[2] for f in sb.tls_files()] == [own, own] and "tm-no-such-group" in r.stdout,
+          f"exit {r.returncode}: {r.stdout}")
+    os.chmod(sb.tls_dir, 0o755)
+    r = run(active=True)
+    check("TLS: group present again: files and directory (0750 again) back in it, reloaded when it changed",
+          r.returncode == 0 and [f[2] for f in sb.tls_files()] == [gid, gid] and os.stat(sb.tls_dir).st_gid == gid and
+          stat.S_IMODE(os.stat(sb.tls_dir).st_mode) == 0o750 and
+          (own == gid or "--no-block reload togglemaster.service" in sb.systemctl_calls()),
+          f"exit {r.returncode}: {r.stdout}{sb.systemctl_calls()}")
+
+    leaked = [line for line in secret_lines if any(line in out for out in printed)]
+    check("TLS: no private key material is ever printed", not leaked and len(printed) > 10, f"{len(leaked)} key lines")
+    check("TLS: no temporary files left behind", sorted(os.listdir(sb.tls_dir)) == ["fullchain.pem", "privkey.pem"],
+          os.listdir(sb.tls_dir))
 
 
 if __name__ == "__main__":

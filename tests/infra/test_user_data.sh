@@ -37,13 +37,24 @@ mkdir -p "$sim/bin"
 DEB_CONTENT="not really a package"
 DEB_SHA=$(printf '%s' "$DEB_CONTENT" | sha256sum | cut -d' ' -f1)
 PASSWORD='p"a$s`w'"'"'o\rd {}$(id)'
+# The "tls" case: a real certificate and key (the fetch script has OpenSSL
+# check the pair), served by the stub aws for TLS_ARN.
+TLS_ARN=arn:aws:secretsmanager:sa-east-1:123456789012:secret:togglemaster/tls-AbC123
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=flags.example.com \
+  -keyout "$sim/tls.key" -out "$sim/tls.crt" >/dev/null 2>&1 ||
+  { echo "FAIL - user data: openssl req (a certificate for the TLS case)"; failed=1; finish; }
+python3 -c 'import json, sys; print(json.dumps({"certificate": open(sys.argv[1]).read(), "private_key": open(sys.argv[2]).read()}))' \
+  "$sim/tls.crt" "$sim/tls.key" >"$sim/tls-secret.json"
 
 # --- stubs (SIM points at the log directory; READY=0 makes /ready fail)
+# apt-get installing the .deb creates the service's group, as its postinst
+# does (in the namespace's overlay on /etc).
 cat >"$sim/bin/apt-get" <<'EOF'
 #!/bin/sh
 held=none
 [ -x /usr/sbin/policy-rc.d ] && { /usr/sbin/policy-rc.d; held=$?; }
 echo "apt-get $* [policy-rc.d:$held]" >>"$SIM/log"
+case "$*" in *togglemaster.deb*) getent group togglemaster >/dev/null || groupadd --system togglemaster ;; esac
 EOF
 cat >"$sim/bin/curl" <<EOF
 #!/bin/bash
@@ -61,6 +72,9 @@ cat >"$sim/bin/aws" <<EOF
 #!/usr/bin/python3
 import json, os, sys
 open(os.environ["SIM"] + "/log", "a").write("aws " + " ".join(sys.argv[1:]) + "\n")
+if "$TLS_ARN" in sys.argv:
+    print(json.dumps({"VersionId": "t1", "SecretString": open("$sim/tls-secret.json").read()}))
+    sys.exit(0)
 print(json.dumps({"VersionId": "v1", "SecretString": json.dumps({"username": "togglemaster", "password": $(printf '%s' "$PASSWORD" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')})}))
 EOF
 cat >"$sim/bin/systemctl" <<'EOF'
@@ -78,13 +92,14 @@ chmod +x "$sim/bin/"*
 
 # The cases' user data, rendered in one node process (the parser is slow to load).
 DEB_URL=https://example.com/togglemaster_0.1.0_amd64.deb
-for c in deb badsum nodeb notready require; do mkdir -p "$sim/$c"; done
+for c in deb badsum nodeb notready require tls; do mkdir -p "$sim/$c"; done
 node tests/infra/policy.js --render-user-data deploy/aws \
   "$sim/deb/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
   "$sim/badsum/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$(printf 'b%.0s' {1..64})\"}" \
   "$sim/nodeb/user-data.sh={\"deb_url\": \"\"}" \
   "$sim/notready/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
-  "$sim/require/user-data.sh={\"deb_url\": \"\", \"db_sslmode\": \"require\"}" ||
+  "$sim/require/user-data.sh={\"deb_url\": \"\", \"db_sslmode\": \"require\"}" \
+  "$sim/tls/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\", \"tls_secret_arn\": \"$TLS_ARN\"}" ||
   { echo "FAIL - user data: rendering the template"; failed=1; finish; }
 
 # run NAME [ENV...]: run NAME's user data in a private mount namespace;
@@ -107,6 +122,9 @@ run() {
     cp -a /etc/systemd/system "$1/result/systemd" 2>/dev/null
     cp -a /usr/local/share/togglemaster "$1/result/share" 2>/dev/null
     cp -a /usr/local/sbin "$1/result/sbin" 2>/dev/null
+    if [ -d /etc/ssl/togglemaster ]; then
+      stat -c "%n %a %U:%G" /etc/ssl/togglemaster /etc/ssl/togglemaster/* >"$1/result/tls.stat"
+    fi
     [ -e /usr/sbin/policy-rc.d ] && touch "$1/result/policy-rc.d-left"
     if [ "${VERIFY:-0}" = 1 ]; then
       # The units as systemd would load them: the package unit (stub binary)
@@ -153,6 +171,8 @@ check "drop-in: CAP_NET_BIND_SERVICE and credentials before start" bash -c \
 check "enables the refresh timer and the service, restarts it" bash -c \
   "grep -q 'enable --now togglemaster-secret.timer' '$sim/deb/log' && grep -q 'enable togglemaster.service' '$sim/deb/log' && grep -q 'restart togglemaster.service' '$sim/deb/log'"
 check "the password never reaches the cloud-init log" bash -c "! grep -qF -- 'p\"a\$s' '$sim/deb/out'"
+check "no TLS by default: deploy.env names no TLS secret, env file no TLS_*, /ready over http on 80" bash -c \
+  "! grep -q TLS '$sim/deb/result/etc/deploy.env' && ! grep -q TLS_ '$sim/deb/result/etc/togglemaster.env' && grep -q 'curl -fsS http://127.0.0.1:80/ready' '$sim/deb/log'"
 
 if command -v systemd-analyze >/dev/null 2>&1 && [ -f packaging/deb/togglemaster.service ]; then
   check "units: systemd-analyze verify is silent (package unit + drop-in, secret service + timer)" bash -c \
@@ -183,10 +203,24 @@ run require
 check "sslmode require: no CA download, no PGSSLROOTCERT" bash -c \
   "[ \"\$(cat '$sim/require/rc')\" = 0 ] && ! grep -q global-bundle '$sim/require/log' && ! grep -q PGSSLROOTCERT '$sim/require/result/etc/togglemaster.env'"
 
-for c in deb badsum nodeb notready require; do
+# --- 6. HTTPS: tls_secret_arn set
+run tls
+tls_env() { [ "$(env_value tls PORT)|$(env_value tls TLS_CERT_FILE)|$(env_value tls TLS_KEY_FILE)" = \
+  "443|/etc/ssl/togglemaster/fullchain.pem|/etc/ssl/togglemaster/privkey.pem" ]; }
+check "TLS: installs and starts: exit 0" rc tls 0
+check "TLS: deploy.env names the TLS secret, PORT=443" bash -c \
+  "grep -qx 'TM_TLS_SECRET_ARN=$TLS_ARN' '$sim/tls/result/etc/deploy.env' && grep -qx 'PORT=443' '$sim/tls/result/etc/deploy.env'"
+check "TLS: env file: PORT=443, TLS_CERT_FILE and TLS_KEY_FILE name the files" tls_env
+check "TLS: certificate and key 0640 root:togglemaster in a 0750 directory" bash -c \
+  "grep -qx '/etc/ssl/togglemaster 750 root:togglemaster' '$sim/tls/result/tls.stat' && grep -qx '/etc/ssl/togglemaster/fullchain.pem 640 root:togglemaster' '$sim/tls/result/tls.stat' && grep -qx '/etc/ssl/togglemaster/privkey.pem 640 root:togglemaster' '$sim/tls/result/tls.stat'"
+check "TLS: waits for /ready over https on 443" logs tls "curl -fsSk https://127.0.0.1:443/ready"
+check "TLS: the private key never reaches the cloud-init log" bash -c \
+  "! grep -vF -- '-----' '$sim/tls.key' | grep -qF -f - '$sim/tls/out'"
+
+for c in deb badsum nodeb notready require tls; do
   if [ ! -s "$sim/$c/rc" ]; then echo "--- $c: did not run"; cat "$sim/$c/out" 2>/dev/null; fi
 done
 if [ "$failed" -ne 0 ]; then
-  for c in deb badsum nodeb notready require; do echo "--- $c (exit $(cat "$sim/$c/rc" 2>/dev/null))"; tail -n 5 "$sim/$c/out" 2>/dev/null; done
+  for c in deb badsum nodeb notready require tls; do echo "--- $c (exit $(cat "$sim/$c/rc" 2>/dev/null))"; tail -n 5 "$sim/$c/out" 2>/dev/null; done
 fi
 finish
