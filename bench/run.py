@@ -12,13 +12,16 @@ the ceiling alternate so drifting machine load hits both):
   1. GET /flags/<name>  random names out of 100 flags, 50 connections;
      ceiling: nginx `return 200 '<the very same bytes>'` per name.
   2. GET /flags         100 flags, 50 connections; ceiling: nginx, same bytes.
+  2b. GET /flags/<name> over HTTPS (TLS_CERT_FILE), 50 connections; ceiling:
+     nginx with the same throwaway certificate.
   3. PUT /flags/<name>  toggling random flags, 8 connections;
      ceiling: pgbench -M prepared, 8 clients, the single-row
      UPDATE flags SET is_enabled = NOT is_enabled WHERE name = ...
      on the same server and database.
 plus read p50/p99 (from wrk's latency histogram), RSS and time-to-ready with
-10k flags in the database, and cross-instance propagation p50/p99 over two
-instances on one PostgreSQL.
+10k flags in the database, cross-instance propagation p50/p99 over two
+instances on one PostgreSQL, and user-space instructions per GET counted
+by callgrind (bench/callgrind_get.py; repeatable whatever the load).
 
 Output: a table on stdout, bench/results/latest.json, bench/results/latest.png
 (gnuplot). Exit status 0 when the benchmark ran and was valid (targets missed
@@ -40,6 +43,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -60,9 +64,10 @@ CONFIG_VARS = ("PORT", "BIND", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTD
                "RESYNC_INTERVAL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
 
 TARGETS = {
-    "read_ratio": 0.9,       # reads >= 0.9 x nginx
+    "read_ratio": 1.0,       # reads >= 1.0 x nginx serving the same bytes
+    "https_ratio": 0.8,      # HTTPS reads >= 0.8 x nginx with the same certificate
+    "read_p99_ratio": 1.0,   # read p99 no worse than nginx's in the same run
     "write_ratio": 0.7,      # writes >= 0.7 x pgbench
-    "read_p99_ms": 2.0,      # at 50 connections
     "rss_mb": 16.0,          # with 10k flags
     "ready_ms": 200.0,       # with 10k flags
     "propagation_p99_ms": 100.0,
@@ -280,7 +285,10 @@ class Service:
                 raise BenchError("service %s exited with %s; log:\n%s"
                                  % (self.tag, self.proc.returncode, self.log_tail()))
             try:
-                st, _, _ = http_get(self.port, "/ready", timeout=2)
+                if "TLS_CERT_FILE" in self.env:
+                    st = https_get(self.port, "/ready")[0]
+                else:
+                    st = http_get(self.port, "/ready", timeout=2)[0]
                 if st == 200:
                     break
             except OSError:
@@ -304,6 +312,33 @@ class Service:
             return ""
 
 
+def self_signed_certificate():
+    """A throwaway certificate for 127.0.0.1, shared by nginx and us."""
+    d = os.path.join(TMP, "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60)
+    if p.returncode != 0:
+        raise BenchError("openssl req failed: %s" % p.stdout.decode("utf-8", "replace"))
+    return cert, key
+
+
+def https_get(port, path):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=ctx)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
 # --- nginx ceiling -------------------------------------------------------------
 
 def nginx_quote(body):
@@ -313,11 +348,14 @@ def nginx_quote(body):
     return "'" + text + "'"
 
 
-def start_nginx(workers, bodies, list_body):
-    """nginx serving the given bodies; bodies: {path: bytes}."""
+def start_nginx(workers, bodies, list_body, tls=None):
+    """nginx serving the given bodies; bodies: {path: bytes}. With tls =
+    (cert, key), a second server serves the same over HTTPS. Returns
+    (process, port, https port or None)."""
     d = os.path.join(TMP, "nginx")
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
     port = free_port()
+    tls_port = free_port() if tls else None
     locs = ["        location = %s { return 200 %s; }" % (path, nginx_quote(b))
             for path, b in sorted(bodies.items())]
     # nginx's config tokens must fit its 4 KB parse buffer: a longer body is
@@ -352,8 +390,16 @@ http {
         listen 127.0.0.1:%d;
 %s
     }
-}
-""" % (workers, d, d, d, d, d, d, d, port, "\n".join(locs))
+%s}
+""" % (workers, d, d, d, d, d, d, d, port, "\n".join(locs),
+       "" if not tls else """    server {
+        listen 127.0.0.1:%d ssl;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        ssl_protocols TLSv1.2 TLSv1.3;
+%s
+    }
+""" % (tls_port, tls[0], tls[1], "\n".join(locs)))
     path = os.path.join(d, "nginx.conf")
     with open(path, "w") as f:
         f.write(conf)
@@ -365,18 +411,18 @@ http {
     p = PROCS.start("nginx", [nginx, "-p", d + "/", "-c", path, "-e", d + "/error.log"],
                     logpath=os.path.join(d, "stdout.log"))
     wait_http(port, "/flags", proc=p)
-    return p, port
+    return p, port, tls_port
 
 
 # --- load generators -----------------------------------------------------------
 
-def wrk(port, path, conns, duration, script, names_file=None, threads=1):
+def wrk(port, path, conns, duration, script, names_file=None, threads=1, scheme="http"):
     env = dict(os.environ, TM_BENCH_DIR=HERE)
     if names_file:
         env["TM_BENCH_NAMES"] = names_file
     argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration, "--latency",
             "--timeout", "5s", "-s", os.path.join(HERE, script),
-            "http://127.0.0.1:%d%s" % (port, path)]
+            "%s://127.0.0.1:%d%s" % (scheme, port, path)]
     p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=duration + 60)
     text = p.stdout.decode("utf-8", "replace")
@@ -526,7 +572,7 @@ def main():
     ap.add_argument("--samples", type=int, default=200, help="propagation samples")
     args = ap.parse_args()
 
-    for tool in ("wrk", "gnuplot"):
+    for tool in ("wrk", "gnuplot", "openssl", "valgrind"):
         if not shutil.which(tool):
             raise BenchError("%s not found (run scripts/install-deps.sh bench)" % tool)
     if not os.access(args.binary, os.X_OK):
@@ -589,7 +635,8 @@ def main():
     st, list_body, ours_headers = http_get(a.port, "/flags")
     if st != 200 or len(json.loads(list_body)) != N_FLAGS:
         raise BenchError("GET /flags did not list %d flags" % N_FLAGS)
-    nginx, nport = start_nginx(args.threads, bodies, list_body)
+    cert, key = self_signed_certificate()
+    nginx, nport, nport_tls = start_nginx(args.threads, bodies, list_body, tls=(cert, key))
     for path, body in list(bodies.items()) + [("/flags", list_body)]:
         st, nb, nh = http_get(nport, path)
         if st != 200 or nb != body:
@@ -618,6 +665,17 @@ def main():
         "GET /flags", args.reps, args.warmup,
         w(a.port, "/flags", 50, "get_fixed.lua"),
         w(nport, "/flags", 50, "get_fixed.lua"))))
+    # 3. GET /flags/<name> over HTTPS, same certificate for both.
+    tls = Service(args.binary, url, args.threads, "warn", "tls",
+                  extra_env={"TLS_CERT_FILE": cert, "TLS_KEY_FILE": key}).start()
+    for path in ("/flags/" + names[0], "/flags"):
+        if https_get(tls.port, path) != https_get(nport_tls, path):
+            raise BenchError("HTTPS bodies for %s differ" % path)
+    res["get_one_https"] = dict(zip(("ours", "nginx"), alternate(
+        "GET /flags/<name> over HTTPS", args.reps, args.warmup,
+        lambda d: wrk(tls.port, "/", 50, d or dur, "get_random.lua", names_file, wt, "https"),
+        lambda d: wrk(nport_tls, "/", 50, d or dur, "get_random.lua", names_file, wt, "https"))))
+    tls.stop()
     PROCS.stop(nginx)
 
     # For information: the same read with LOG_LEVEL=info (the log goes to a file).
@@ -714,12 +772,22 @@ def main():
                   "ready_ms": median([x["ready_ms"] for x in starts]),
                   "rss_mb": median([x["rss_kb"] for x in starts]) / 1024.0,
                   "hwm_mb": median([x["hwm_kb"] for x in starts]) / 1024.0}
+    # --- user-space instructions per GET (callgrind: repeatable) -------------
+    log("callgrind: instructions per GET /flags/<name>")
+    cg = subprocess.run([sys.executable, os.path.join(HERE, "callgrind_get.py"), args.binary],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+    try:
+        res["callgrind"] = json.loads(cg.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError("callgrind_get.py failed: %s" % cg.stdout.decode("utf-8", "replace"))
+
     res["elapsed_s"] = time.monotonic() - t_start
     res["machine"]["loadavg_after"] = os.getloadavg()
 
     errors = {k + "_" + side: res[k][side]["errors_total"] for k, side in
               (("get_one", "ours"), ("get_one", "nginx"), ("get_list", "ours"),
-               ("get_list", "nginx"), ("put", "ours"), ("put", "pgbench"))}
+               ("get_list", "nginx"), ("get_one_https", "ours"), ("get_one_https", "nginx"),
+               ("put", "ours"), ("put", "pgbench"))}
     errors["get_one_log_info"] = res["get_one_log_info"]["errors_total"]
     errors["pgbench_with_notify"] = res["pgbench_with_notify"]["errors_total"]
     errors["propagation_missed"] = res["propagation"]["missed_over_5s"]
@@ -758,13 +826,24 @@ def table(res, args):
                      "ratio": (ours / ceil) if ceil else None, "target": "info", "met": None,
                      "unit": unit})
 
+    def p99_row(label, ours, ceil):
+        r = ours / ceil if ceil else None
+        rows.append({"metric": label, "ours": ours, "ceiling": ceil, "ratio": r,
+                     "target": "<= %.1fx" % t["read_p99_ratio"], "met": r is not None and r <= t["read_p99_ratio"],
+                     "unit": "ms"})
+
+    gs = res["get_one_https"]
     ratio_row("GET /flags/<name> req/s (c=50) vs nginx", g1["ours"], g1["nginx"], t["read_ratio"])
     ratio_row("GET /flags (100) req/s (c=50) vs nginx", g2["ours"], g2["nginx"], t["read_ratio"])
+    ratio_row("HTTPS GET /flags/<name> req/s vs nginx", gs["ours"], gs["nginx"], t["https_ratio"])
     ratio_row("PUT /flags/<name> req/s (c=8) vs pgbench", p["ours"], p["pgbench"], t["write_ratio"])
     info_row("GET /flags/<name> p50 ms", g1["ours"]["p50_ms"], g1["nginx"]["p50_ms"], "ms")
-    max_row("GET /flags/<name> p99 ms", g1["ours"]["p99_ms"], g1["nginx"]["p99_ms"], t["read_p99_ms"], "ms")
+    p99_row("GET /flags/<name> p99 ms", g1["ours"]["p99_ms"], g1["nginx"]["p99_ms"])
     info_row("GET /flags p50 ms", g2["ours"]["p50_ms"], g2["nginx"]["p50_ms"], "ms")
-    max_row("GET /flags p99 ms", g2["ours"]["p99_ms"], g2["nginx"]["p99_ms"], t["read_p99_ms"], "ms")
+    p99_row("GET /flags p99 ms", g2["ours"]["p99_ms"], g2["nginx"]["p99_ms"])
+    p99_row("HTTPS GET /flags/<name> p99 ms", gs["ours"]["p99_ms"], gs["nginx"]["p99_ms"])
+    info_row("user-space instructions per GET (callgrind)", res["callgrind"]["instructions_per_get"],
+             None, "req/s")
     max_row("RSS with 10k flags MB", res["big"]["rss_mb"], None, t["rss_mb"], "MB")
     max_row("start -> /ready 200, 10k flags ms", res["big"]["ready_ms"], None, t["ready_ms"], "ms")
     info_row("propagation A->B p50 ms", res["propagation"]["p50_ms"], None, "ms")
@@ -829,6 +908,8 @@ def chart(res):
              TARGETS["read_ratio"], "nginx"),
             ("GET /flags", res["get_list"]["ours"]["rps"], res["get_list"]["nginx"]["rps"],
              TARGETS["read_ratio"], "nginx"),
+            ("HTTPS GET /flags/<name>", res["get_one_https"]["ours"]["rps"],
+             res["get_one_https"]["nginx"]["rps"], TARGETS["https_ratio"], "nginx"),
             ("PUT /flags/<name>", res["put"]["ours"]["rps"], res["put"]["pgbench"]["rps"],
              TARGETS["write_ratio"], "pgbench")]
     with open(data, "w") as f:

@@ -153,7 +153,9 @@ static void reply_failure(struct flag_job *job, enum store_status st, struct sto
         log_event(LOG_WARN, "store unavailable",
                   json_pack("{s:s, s:s}", "request_id", job->base.req->request_id,
                             "detail", store_conn_error(conn)));
-        api_reply_error(reply, 503, "database unavailable; the change was not saved, retry shortly");
+        /* Usually nothing was written; when the database stopped answering
+         * in the middle of a commit, nobody can know. */
+        api_reply_error(reply, 503, "database unavailable; the change is not confirmed, retry shortly");
         return;
     default:
         log_event(LOG_ERROR, "store error",
