@@ -7,7 +7,7 @@
 # Two stages: the build stage compiles with Debian's toolchain and -dev
 # packages; the runtime stage is debian:bookworm-slim with only the shared
 # libraries the binary links against (libssl3, libjansson4, libsqlite3-0,
-# libpq5 and what they pull in) plus ca-certificates, so that
+# libpq5, libmurmurhash2 and what they pull in) plus ca-certificates, so that
 # `sslmode=verify-full` / `require` to a managed PostgreSQL (RDS) works.
 # llhttp is compiled into the binary from Debian's node-llhttp sources.
 #
@@ -20,7 +20,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         gcc libc6-dev make pkg-config \
-        node-llhttp libssl-dev libjansson-dev libsqlite3-dev libpq-dev \
+        node-llhttp libssl-dev libjansson-dev libsqlite3-dev libpq-dev libmurmurhash-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -46,7 +46,7 @@ LABEL org.opencontainers.image.title="togglemaster" \
 # volume ownership is predictable across rebuilds and hosts.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libssl3 libjansson4 libsqlite3-0 libpq5 ca-certificates \
+        libssl3 libjansson4 libsqlite3-0 libpq5 libmurmurhash2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 togglemaster \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \

@@ -16,7 +16,7 @@ TM_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV))
 
 CC         = gcc
 BUILD      ?= build
-PKGS       := jansson sqlite3 libpq openssl
+PKGS       := jansson sqlite3 libpq openssl libmurmurhash
 # llhttp, Node.js's HTTP parser: compiled from the C sources Debian's
 # node-llhttp package ships (never copied into this repository).
 LLHTTP_SRC := /usr/share/llhttp
@@ -28,9 +28,9 @@ WARNINGS   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS     := -std=c17 $(OPT) -g $(WARNINGS) -D_GNU_SOURCE -pthread -MMD -MP $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
               -DTM_VERSION='"$(TM_VERSION)"'
 LDFLAGS    := -pthread $(EXTRA_LDFLAGS)
-LDLIBS     := $(PKG_LIBS)
+LDLIBS     := $(PKG_LIBS) -lm
 
-SRC        := $(wildcard src/*.c src/api/*.c src/store/*.c src/http/*.c)
+SRC        := $(wildcard src/*.c src/api/*.c src/store/*.c src/http/*.c src/eval/*.c)
 OBJ        := $(SRC:%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJ := $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
 
@@ -75,6 +75,7 @@ $(eval $(call unit_test,test_flag,flag text))
 $(eval $(call unit_test,test_log,log))
 $(eval $(call unit_test,test_router,router text))
 $(eval $(call unit_test,test_loop,http/loop))
+$(eval $(call unit_test,test_logic,eval/value eval/logic eval/flagd))
 $(eval $(call unit_test,test_snapshot,flag text))
 $(eval $(call unit_test,test_catalog,catalog snapshot flag text app log $(STORE_CORE),tests/unit/fake_store.c))
 $(eval $(call unit_test,test_sync,sync catalog snapshot flag text app log $(STORE_CORE),tests/unit/fake_store.c))
@@ -83,21 +84,23 @@ UNIT_BIN   := $(UNIT_NAMES:%=$(BUILD)/unit/%)
 unit: $(UNIT_BIN)
 
 # libFuzzer targets with ASan+UBSan: configuration, request bodies, paths
-# and routing, and the whole request path (bytes -> llhttp -> router ->
+# and routing, JsonLogic rules and contexts, and the whole request path (bytes -> llhttp -> router ->
 # handler). `make test` runs each briefly, `make fuzz FUZZ_SECONDS=600`
 # longer.
 FUZZ_CFLAGS := -std=c17 -O1 -g -D_GNU_SOURCE -pthread -Isrc -Itests/unit $(PKG_CFLAGS) \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_BIN   := build/fuzz/fuzz_config build/fuzz/fuzz_request build/fuzz/fuzz_path build/fuzz/fuzz_http
+FUZZ_BIN   := build/fuzz/fuzz_config build/fuzz/fuzz_request build/fuzz/fuzz_path build/fuzz/fuzz_http \
+              build/fuzz/fuzz_logic
 FUZZ_HTTP_SRC := $(filter-out src/main.c src/sync.c src/store/open.c src/store/sqlite.c src/store/postgres.c,$(SRC)) \
                tests/unit/fake_store.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c
 build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/flag.c src/text.c
 build/fuzz/fuzz_path: tests/fuzz/fuzz_path.c src/router.c src/text.c src/flag.c src/config.c
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(FUZZ_HTTP_SRC)
+build/fuzz/fuzz_logic: tests/fuzz/fuzz_logic.c src/eval/value.c src/eval/logic.c src/eval/flagd.c
 build/fuzz/%:
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) -lm
 
 fuzz: $(FUZZ_BIN)
 	@tests/fuzz/run.sh
@@ -122,7 +125,7 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/asan/togglemaster \
 	    build/asan/unit/test_snapshot build/asan/unit/test_catalog build/asan/unit/test_sync \
-	    build/asan/unit/test_log build/asan/unit/test_config build/asan/unit/test_loop
+	    build/asan/unit/test_log build/asan/unit/test_config build/asan/unit/test_loop build/asan/unit/test_logic
 	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang OPT=-O1 \
 	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" \
 	    build/tsan/unit/test_snapshot build/tsan/unit/test_catalog build/tsan/unit/test_sync build/tsan/unit/test_log \
@@ -166,4 +169,4 @@ bench:
 
 build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/flag.c src/text.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

@@ -11,8 +11,10 @@
 set -euo pipefail
 
 # Build and run: compiler, llhttp's C sources (Node.js's HTTP parser),
-# OpenSSL (TLS), JSON, SQLite, libpq.
-BUILD_PACKAGES=(gcc make pkg-config node-llhttp libssl-dev libjansson-dev libsqlite3-dev libpq-dev)
+# OpenSSL (TLS), JSON, SQLite, libpq, and MurmurHash3 (flagd's fractional
+# bucketing hashes with it).
+BUILD_PACKAGES=(gcc make pkg-config node-llhttp libssl-dev libjansson-dev libsqlite3-dev libpq-dev
+                libmurmurhash-dev)
 # Test: second compiler and sanitizer runtimes, a real PostgreSQL server,
 # the API test runner (Debian's python3), the smoke script's tools, valgrind,
 # Graphviz (diagrams are checked against their sources), systemd-analyze

@@ -59,9 +59,10 @@ for t in build/unit/test_*; do
   case $t in *.d) continue ;; esac
   run_step "unit-$(basename "$t")" "$t"
 done
-# Under the sanitizers: the modules where threads meet (and config, which
-# parses any environment). The snapshot's long random runs are shortened.
-for t in test_snapshot test_catalog test_sync test_log test_config test_loop; do
+# Under the sanitizers: the modules where threads meet, config (which
+# parses any environment) and the rule evaluator. The snapshot's long random
+# runs are shortened.
+for t in test_snapshot test_catalog test_sync test_log test_config test_loop test_logic; do
   args=(); [ $t = test_snapshot ] && args=(20000)
   run_step "unit-asan-${t#test_}" env "${san_env[@]}" build/asan/unit/$t "${args[@]}"
 done

@@ -308,7 +308,7 @@ echo "$pkgs" >"$LOG/image-packages.txt"
 buildtools=$(grep -E -- '-dev$|^(gcc|gcc-12|cpp|make|pkg-config|binutils|curl|wget)$' <<<"$pkgs" | tr '\n' ' ')
 check "runtime image has no build tools, -dev packages or curl${buildtools:+ (found: $buildtools)}" test -z "$buildtools"
 missing_rt=
-for p in libssl3 libjansson4 libsqlite3-0 libpq5 ca-certificates; do
+for p in libssl3 libjansson4 libsqlite3-0 libpq5 libmurmurhash2 ca-certificates; do
   grep -qx "$p" <<<"$pkgs" || missing_rt+="$p "
 done
 check "runtime libraries installed${missing_rt:+ (missing: $missing_rt)}" test -z "$missing_rt"
