@@ -69,16 +69,18 @@ $(BUILD)/unit/$(1): tests/unit/$(1).c $(patsubst %,$(BUILD)/obj/src/%.o,$(2)) $(
 UNIT_NAMES += $(1)
 endef
 STORE_CORE := store/store store/migrations
+EVAL       := eval/value eval/logic eval/flagd
+FLAG       := flag flagset text $(EVAL)
 $(eval $(call unit_test,test_config,config))
 $(eval $(call unit_test,test_text,text))
-$(eval $(call unit_test,test_flag,flag text))
+$(eval $(call unit_test,test_flag,$(FLAG) flagdoc))
 $(eval $(call unit_test,test_log,log))
 $(eval $(call unit_test,test_router,router text))
 $(eval $(call unit_test,test_loop,http/loop))
-$(eval $(call unit_test,test_logic,eval/value eval/logic eval/flagd))
-$(eval $(call unit_test,test_snapshot,flag text))
-$(eval $(call unit_test,test_catalog,catalog snapshot flag text app log $(STORE_CORE),tests/unit/fake_store.c))
-$(eval $(call unit_test,test_sync,sync catalog snapshot flag text app log $(STORE_CORE),tests/unit/fake_store.c))
+$(eval $(call unit_test,test_logic,$(EVAL)))
+$(eval $(call unit_test,test_snapshot,$(FLAG)))
+$(eval $(call unit_test,test_catalog,catalog snapshot $(FLAG) app log $(STORE_CORE),tests/unit/fake_store.c))
+$(eval $(call unit_test,test_sync,sync catalog snapshot $(FLAG) app log $(STORE_CORE),tests/unit/fake_store.c))
 UNIT_BIN   := $(UNIT_NAMES:%=$(BUILD)/unit/%)
 
 unit: $(UNIT_BIN)
@@ -94,8 +96,10 @@ FUZZ_BIN   := build/fuzz/fuzz_config build/fuzz/fuzz_request build/fuzz/fuzz_pat
 FUZZ_HTTP_SRC := $(filter-out src/main.c src/sync.c src/store/open.c src/store/sqlite.c src/store/postgres.c,$(SRC)) \
                tests/unit/fake_store.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c
-build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/flag.c src/text.c
-build/fuzz/fuzz_path: tests/fuzz/fuzz_path.c src/router.c src/text.c src/flag.c src/config.c
+build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/flagdoc.c src/flag.c src/flagset.c src/text.c \
+                         src/eval/value.c src/eval/logic.c src/eval/flagd.c
+build/fuzz/fuzz_path: tests/fuzz/fuzz_path.c src/router.c src/text.c src/flag.c src/flagset.c src/config.c \
+                      src/eval/value.c src/eval/logic.c src/eval/flagd.c
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(FUZZ_HTTP_SRC)
 build/fuzz/fuzz_logic: tests/fuzz/fuzz_logic.c src/eval/value.c src/eval/logic.c src/eval/flagd.c
 build/fuzz/%:
@@ -167,6 +171,7 @@ bench:
 	@python3 bench/run.py $(BENCH_ARGS)
 	@build/bench/snapshot_bench
 
-build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/flag.c src/text.c
+build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/flag.c src/flagset.c src/text.c \
+                            src/eval/value.c src/eval/logic.c src/eval/flagd.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

@@ -23,7 +23,7 @@ static double now_s(void)
 static struct flag *make(const char *name, int64_t id, bool enabled)
 {
     struct flag_row row = {.name = name, .id = id, .is_enabled = enabled};
-    struct flag *f = flag_create(&row);
+    struct flag *f = flag_create(&row, NULL);
 
     if (f == NULL)
         abort();

@@ -13,6 +13,9 @@
  *      instance's change. Database I/O is allowed under it: that is its
  *      purpose, so that writes to one name land in the snapshot in commit
  *      order. Functions that expect one held end in _locked.
+ *      The flag set lock (app->flagset_lock) is of the same rank, for the
+ *      evaluators and flag-set metadata, and is never held together with a
+ *      name lock.
  *   2. the snapshot cell lock (inside snapshot.c): held only while making
  *      and publishing the next snapshot; never held while calling out of
  *      snapshot.c, so never across I/O. Readers never take it.
@@ -49,9 +52,10 @@ struct app {
     struct snapshot_cell *snapshots;
     struct sync *sync;
     pthread_mutex_t name_locks[APP_NAME_LOCKS];
+    pthread_mutex_t flagset_lock;
 };
 
-/* Initializes and destroys the name locks. */
+/* Initializes and destroys the name locks and the flag set lock. */
 void app_init_locks(struct app *app);
 void app_destroy_locks(struct app *app);
 pthread_mutex_t *app_name_lock(struct app *app, const char *name);

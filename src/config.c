@@ -360,6 +360,12 @@ void config_print_help(FILE *out)
           "  serve      serve the HTTP API (default)\n"
           "  migrate    apply pending database migrations (idempotent)\n"
           "  init-db    alias of migrate, as in the original monolith\n"
+          "  import FILE [--dry-run] [--prune]\n"
+          "             load a flagd flag file (flags, $evaluators, metadata) in one\n"
+          "             transaction and report what changed; --prune also deletes\n"
+          "             flags and evaluators the file does not have; FILE - is stdin\n"
+          "  export [FILE]\n"
+          "             write every flag as one flagd flag file (stdout by default)\n"
           "  version    print the version\n"
           "  help       print this text (also -h, --help)\n"
           "\n"
@@ -397,7 +403,8 @@ void config_print_help(FILE *out)
           "Flag names are 1-100 characters of A-Z a-z 0-9 . _ : - starting with a\n"
           "letter or digit.\n"
           "\n"
-          "Signals: SIGTERM or SIGINT stop gracefully; SIGHUP re-reads the TLS files.\n"
+          "Signals: SIGTERM or SIGINT stop gracefully; SIGHUP re-reads the TLS files\n"
+          "and reloads every flag from the database (after an import into SQLite).\n"
           "Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.\n",
           out);
 }

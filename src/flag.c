@@ -3,14 +3,13 @@
  */
 #include "flag.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/logic.h"
+#include "flagset.h"
 #include "text.h"
-
-#define NAME_RULE "1-100 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit"
 
 static bool is_alnum(unsigned char c)
 {
@@ -27,84 +26,6 @@ bool flag_name_valid(const char *name, size_t len)
             return false;
     }
     return true;
-}
-
-/* Parses body as a JSON object. Returns a new reference or NULL with err. */
-static json_t *parse_object(const char *body, size_t len, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *root;
-
-    if (len == 0) {
-        snprintf(err, errlen, "request body must be a JSON object");
-        return NULL;
-    }
-    root = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        snprintf(err, errlen, "invalid JSON at line %d column %d: %s",
-                 jerr.line, jerr.column, jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        snprintf(err, errlen, "request body must be a JSON object");
-        return NULL;
-    }
-    return root;
-}
-
-/* Reads an optional boolean member. Returns 1 if present, 0 if absent, -1
- * (with err) if present but not a boolean. */
-static int optional_bool(json_t *obj, const char *key, bool *out, char *err, size_t errlen)
-{
-    json_t *value = json_object_get(obj, key);
-
-    if (value == NULL)
-        return 0;
-    if (!json_is_boolean(value)) {
-        snprintf(err, errlen, "'%s' must be a boolean (true or false)", key);
-        return -1;
-    }
-    *out = json_is_true(value);
-    return 1;
-}
-
-int flag_decode_create(const char *body, size_t len, struct flag_create_request *out,
-                       char *err, size_t errlen)
-{
-    json_t *root = parse_object(body, len, err, errlen);
-    json_t *name;
-    int rc = -1;
-
-    if (root == NULL)
-        return -1;
-    memset(out, 0, sizeof *out);
-    name = json_object_get(root, "name");
-    if (name == NULL || !json_is_string(name)) {
-        snprintf(err, errlen, "'name' is required and must be a string");
-    } else if (!flag_name_valid(json_string_value(name), json_string_length(name))) {
-        snprintf(err, errlen, "'name' must be " NAME_RULE);
-    } else if (optional_bool(root, "is_enabled", &out->is_enabled, err, errlen) >= 0) {
-        memcpy(out->name, json_string_value(name), json_string_length(name) + 1);
-        rc = 0;
-    }
-    json_decref(root);
-    return rc;
-}
-
-int flag_decode_update(const char *body, size_t len, struct flag_update_request *out,
-                       char *err, size_t errlen)
-{
-    json_t *root = parse_object(body, len, err, errlen);
-    int present;
-
-    if (root == NULL)
-        return -1;
-    present = optional_bool(root, "is_enabled", &out->is_enabled, err, errlen);
-    json_decref(root);
-    if (present == 0)
-        snprintf(err, errlen, "'is_enabled' is required and must be a boolean (true or false)");
-    return present == 1 ? 0 : -1;
 }
 
 uint64_t flag_name_hash(const char *name, size_t len)
@@ -126,42 +47,257 @@ uint64_t flag_name_hash(const char *name, size_t len)
     return h;
 }
 
-struct flag *flag_create(const struct flag_row *row)
+const char *flag_type_name(enum flag_type type)
 {
-    size_t name_len = strlen(row->name), body_len;
-    struct flag *flag = NULL;
-    json_t *doc, *shown_name;
-    char *body;
+    static const char *const names[] = {"boolean", "string", "number", "object"};
+    return names[type];
+}
 
-    /* A row another program wrote may hold a name that is not UTF-8: it is
-     * still a flag (reachable by its exact bytes), shown with U+FFFD. */
-    if (text_utf8_valid(row->name, name_len)) {
-        shown_name = json_stringn(row->name, name_len);
-    } else {
-        char *repaired = malloc(TEXT_REPAIRED_MAX(name_len));
-        shown_name = repaired ? json_stringn(repaired, text_utf8_repair(row->name, name_len, repaired)) : NULL;
-        free(repaired);
-    }
-    doc = shown_name ? json_pack("{s:o, s:b}", "name", shown_name, "is_enabled", row->is_enabled) : NULL;
-    if (doc == NULL)
+/* ---- building -------------------------------------------------------------- */
+
+json_t *flag_original_document(void)
+{
+    return json_pack("{s:{s:b, s:b}, s:s}", "variants", "on", 1, "off", 0, "defaultVariant", "on");
+}
+
+/* Compact JSON text of value (malloc'd), with its length. */
+static char *dump(const json_t *value, size_t *len)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
+/* A JSON string holding s[0..len), bytes that are not UTF-8 shown as
+ * U+FFFD (rows another program wrote may hold them); NULL when out of
+ * memory. */
+static json_t *shown_string(const char *s, size_t len)
+{
+    char *repaired;
+    json_t *json;
+
+    if (text_utf8_valid(s, len))
+        return json_stringn(s, len);
+    repaired = malloc(TEXT_REPAIRED_MAX(len));
+    json = repaired ? json_stringn(repaired, text_utf8_repair(s, len, repaired)) : NULL;
+    free(repaired);
+    return json;
+}
+
+static char *string_json(const char *s, size_t len, size_t *out_len)
+{
+    json_t *json = shown_string(s, len);
+    char *text = dump(json, out_len);
+    json_decref(json);
+    return text;
+}
+
+static int compare_variants(const void *a, const void *b)
+{
+    const struct flag_variant *x = a, *y = b;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = memcmp(x->name, y->name, n);
+    return c != 0 ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+const struct flag_variant *flag_variant(const struct flag *flag, const char *name, size_t len)
+{
+    struct flag_variant key = {.name = name, .name_len = len};
+
+    if (flag->variant_count == 0)
         return NULL;
-    body_len = json_dumpb(doc, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    /* One allocation: the struct, the name and the body. */
-    if (body_len > 0)
-        flag = malloc(sizeof *flag + name_len + 1 + body_len);
-    if (flag != NULL) {
-        atomic_init(&flag->refs, 1);
-        flag->name_hash = flag_name_hash(row->name, name_len);
-        flag->id = row->id;
-        flag->is_enabled = row->is_enabled;
-        flag->name_len = name_len;
-        memcpy(flag->name, row->name, name_len + 1);
-        body = flag->name + name_len + 1;
-        flag->body_len = json_dumpb(doc, body, body_len, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        flag->body = body;
+    return bsearch(&key, flag->variants, flag->variant_count, sizeof key, compare_variants);
+}
+
+static enum flag_type type_of(const json_t *value)
+{
+    if (json_is_boolean(value))
+        return FLAG_TYPE_BOOLEAN;
+    if (json_is_string(value))
+        return FLAG_TYPE_STRING;
+    if (json_is_number(value))
+        return FLAG_TYPE_NUMBER;
+    return FLAG_TYPE_OBJECT;
+}
+
+/* Takes the document's variants apart into flag->variants, sorted by name,
+ * and finds the default. */
+static int split_variants(struct flag *flag)
+{
+    const json_t *variants = json_object_get(flag->doc, "variants");
+    const json_t *def = json_object_get(flag->doc, "defaultVariant");
+    const struct flag_variant *found;
+    const char *name;
+    json_t *value;
+
+    flag->default_variant = -1;
+    if (!json_is_object(variants) || json_object_size(variants) == 0) {
+        flag->problem = "the stored document has no variants";
+        return 0;
     }
-    json_decref(doc);
+    flag->variants = calloc(json_object_size(variants), sizeof *flag->variants);
+    if (flag->variants == NULL)
+        return -1;
+    json_object_foreach((json_t *)variants, name, value) {
+        struct flag_variant *v = &flag->variants[flag->variant_count++];
+        if (flag->variant_count == 1)
+            flag->type = type_of(value);
+        v->name = name;
+        v->name_len = strlen(name);
+        v->value = value;
+        v->name_json = string_json(name, v->name_len, &v->name_json_len);
+        v->value_json = dump(value, &v->value_json_len);
+        if (v->name_json == NULL || v->value_json == NULL)
+            return -1;
+    }
+    qsort(flag->variants, flag->variant_count, sizeof *flag->variants, compare_variants);
+    if (json_is_string(def) && (found = flag_variant(flag, json_string_value(def), json_string_length(def))) != NULL)
+        flag->default_variant = (int)(found - flag->variants);
+    return 0;
+}
+
+static int compile_targeting(struct flag *flag, const struct flagset *set)
+{
+    const json_t *targeting = json_object_get(flag->doc, "targeting");
+    struct logic_options options = {.strict = false, .resolve_ref = set ? flagset_resolve : NULL,
+                                    .ref_ctx = (void *)set};
+    char message[LOGIC_MESSAGE_MAX];
+
+    if (targeting == NULL || json_is_null(targeting) || (json_is_object(targeting) && json_object_size(targeting) == 0))
+        return 0;
+    flag->rule = logic_compile(targeting, &options, message, sizeof message);
+    if (flag->rule == NULL) {
+        if (strstr(message, "out of memory") != NULL)
+            return -1;
+        flag->problem = "the targeting rule nests too deeply to evaluate";
+        return 0;
+    }
+    flag->uses_refs = logic_rule_uses_refs(flag->rule);
+    if (flag->uses_refs && set != NULL)
+        flag->bound_set = flagset_ref((struct flagset *)set);
+    return 0;
+}
+
+/* The renderings: the list element and the whole flag. */
+static int render(struct flag *flag)
+{
+    json_t *name = shown_string(flag->name, flag->name_len), *summary, *whole;
+    const json_t *metadata = json_object_get(flag->doc, "metadata");
+    const char *key;
+    json_t *value;
+    int rc = -1;
+
+    flag->name_json = dump(name, &flag->name_json_len);
+    if (json_is_object(metadata) && json_object_size(metadata) > 0)
+        flag->metadata_json = dump(metadata, &flag->metadata_len);
+    summary = json_pack("{s:O, s:b}", "name", name, "is_enabled", flag->is_enabled);
+    whole = json_pack("{s:O, s:b, s:s, s:s}", "name", name, "is_enabled", flag->is_enabled, "state",
+                      flag->is_enabled ? "ENABLED" : "DISABLED", "type", flag_type_name(flag->type));
+    if (whole != NULL) {
+        json_object_foreach(flag->doc, key, value)
+            json_object_set(whole, key, value);
+        json_object_set_new(whole, "version", json_integer(flag->version));
+        json_object_set_new(whole, "created_at", flag->created_at ? json_string(flag->created_at) : json_null());
+        json_object_set_new(whole, "updated_at", flag->updated_at ? json_string(flag->updated_at) : json_null());
+    }
+    flag->summary = dump(summary, &flag->summary_len);
+    flag->body = dump(whole, &flag->body_len);
+    if (flag->name_json != NULL && flag->summary != NULL && flag->body != NULL &&
+        (metadata == NULL || json_object_size(metadata) == 0 || flag->metadata_json != NULL))
+        rc = 0;
+    json_decref(name);
+    json_decref(summary);
+    json_decref(whole);
+    return rc;
+}
+
+static void destroy(struct flag *flag)
+{
+    for (size_t i = 0; i < flag->variant_count; i++) {
+        free(flag->variants[i].name_json);
+        free(flag->variants[i].value_json);
+    }
+    free(flag->variants);
+    logic_rule_free(flag->rule);
+    flagset_unref(flag->bound_set);
+    json_decref(flag->doc);
+    free(flag->name_json);
+    free(flag->metadata_json);
+    free(flag->created_at);
+    free(flag->updated_at);
+    free(flag->summary);
+    free(flag->body);
+    free(flag);
+}
+
+static char *copy_text(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* A flag from its parts; takes over doc. */
+static struct flag *build(const char *name, int64_t id, bool is_enabled, json_t *doc, int64_t version,
+                          const char *created_at, const char *updated_at, const struct flagset *set,
+                          const char *problem)
+{
+    size_t name_len = strlen(name);
+    struct flag *flag = doc ? calloc(1, sizeof *flag + name_len + 1) : NULL;
+
+    if (flag == NULL) {
+        json_decref(doc);
+        return NULL;
+    }
+    atomic_init(&flag->refs, 1);
+    flag->name_hash = flag_name_hash(name, name_len);
+    flag->id = id;
+    flag->version = version;
+    flag->is_enabled = is_enabled;
+    flag->doc = doc;
+    flag->problem = problem;
+    flag->name_len = name_len;
+    memcpy(flag->name, name, name_len + 1);
+    flag->created_at = copy_text(created_at);
+    flag->updated_at = copy_text(updated_at);
+    if ((created_at && !flag->created_at) || (updated_at && !flag->updated_at) || split_variants(flag) != 0 ||
+        compile_targeting(flag, set) != 0 || render(flag) != 0) {
+        destroy(flag);
+        return NULL;
+    }
     return flag;
+}
+
+struct flag *flag_create(const struct flag_row *row, const struct flagset *set)
+{
+    const char *problem = NULL;
+    json_t *doc;
+
+    if (row->document == NULL) {
+        doc = flag_original_document();
+    } else {
+        doc = json_loads(row->document, 0, NULL);
+        if (doc == NULL || !json_is_object(doc)) {
+            /* Not what this program writes: shown as a plain boolean,
+             * every evaluation an error until someone rewrites it. */
+            json_decref(doc);
+            doc = flag_original_document();
+            problem = "the stored document is not a JSON object";
+        }
+    }
+    return build(row->name, row->id, row->is_enabled, doc, row->version > 0 ? row->version : 1, row->created_at,
+                 row->updated_at, set, problem);
+}
+
+bool flag_needs_binding(const struct flag *flag, const struct flagset *set)
+{
+    return flag->uses_refs && set != NULL && flag->bound_set != set;
+}
+
+struct flag *flag_bind(struct flag *flag, const struct flagset *set)
+{
+    if (!flag_needs_binding(flag, set))
+        return flag_ref(flag);
+    return build(flag->name, flag->id, flag->is_enabled, json_incref(flag->doc), flag->version, flag->created_at,
+                 flag->updated_at, set, flag->problem);
 }
 
 struct flag *flag_ref(struct flag *flag)
@@ -173,5 +309,105 @@ struct flag *flag_ref(struct flag *flag)
 void flag_unref(struct flag *flag)
 {
     if (flag != NULL && atomic_fetch_sub_explicit(&flag->refs, 1, memory_order_acq_rel) == 1)
-        free(flag);
+        destroy(flag);
+}
+
+/* ---- evaluation -------------------------------------------------------------- */
+
+const char *flag_reason_text(enum flag_reason reason)
+{
+    static const char *const texts[] = {"STATIC", "DEFAULT", "TARGETING_MATCH", "DISABLED", "ERROR"};
+    return texts[reason];
+}
+
+const char *flag_error_code(enum flag_error error)
+{
+    static const char *const codes[] = {"", "PARSE_ERROR", "GENERAL"};
+    return codes[error];
+}
+
+/* The default variant, or no value: flagd's DEFAULT/STATIC outcome. */
+static void use_default(const struct flag *flag, enum flag_reason reason, struct flag_result *out)
+{
+    if (flag->default_variant < 0) {
+        out->reason = FLAG_REASON_DEFAULT;
+        return;
+    }
+    out->reason = reason;
+    out->variant = &flag->variants[flag->default_variant];
+}
+
+/* The variant name a targeting result stands for, as flagd's Go evaluator
+ * reads it: a string as it is, anything else as its JSON text with the
+ * quotes taken out ("true", "3", "1.5"). */
+static struct jv variant_name(struct arena *arena, const struct jv *result)
+{
+    json_t *json;
+    char *text, *copy, *p;
+    size_t len;
+
+    if (result->type == JV_STRING)
+        return *result;
+    if (result->type == JV_NUMBER || result->type == JV_BOOL)
+        return jv_to_string(arena, result);
+    json = jv_to_json(result);
+    text = json ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(json);
+    if (text == NULL)
+        return jv_null();
+    len = strlen(text);
+    copy = arena_alloc(arena, len + 1);
+    p = copy;
+    for (size_t i = 0; copy != NULL && i < len; i++)
+        if (text[i] != '"')
+            *p++ = text[i];
+    free(text);
+    return copy ? jv_string(copy, (size_t)(p - copy)) : jv_null();
+}
+
+void flag_evaluate(const struct flag *flag, const json_t *context, int64_t now_s, struct arena *arena,
+                   struct flag_result *out)
+{
+    struct logic_input input = {.context = context, .flag_key = flag->name, .flag_key_len = flag->name_len,
+                                .timestamp = now_s};
+    struct jv result, name;
+    enum eval_status status;
+
+    memset(out, 0, sizeof *out);
+    if (!flag->is_enabled) {
+        out->reason = FLAG_REASON_DISABLED;
+        return;
+    }
+    if (flag->problem != NULL) {
+        out->reason = FLAG_REASON_ERROR;
+        out->error = FLAG_ERROR_PARSE;
+        snprintf(out->detail, sizeof out->detail, "%s", flag->problem);
+        return;
+    }
+    if (flag->rule == NULL) {
+        use_default(flag, FLAG_REASON_STATIC, out);
+        return;
+    }
+    status = logic_evaluate(flag->rule, &input, arena, &result, out->detail, sizeof out->detail);
+    if (status != EVAL_OK) {
+        out->reason = FLAG_REASON_ERROR;
+        out->error = FLAG_ERROR_PARSE;
+    } else if (result.type == JV_NULL || result.type == JV_UNDEFINED) {
+        use_default(flag, FLAG_REASON_DEFAULT, out);
+    } else {
+        name = variant_name(arena, &result);
+        out->variant = name.type == JV_STRING ? flag_variant(flag, name.u.s.p, name.u.s.len) : NULL;
+        if (out->variant != NULL) {
+            out->reason = FLAG_REASON_TARGETING_MATCH;
+        } else {
+            out->reason = FLAG_REASON_ERROR;
+            out->error = FLAG_ERROR_GENERAL;
+            if (name.type == JV_STRING)
+                snprintf(out->detail, sizeof out->detail, "the targeting rule chose \"%.*s\", which is not a variant",
+                         (int)(name.u.s.len > 100 ? 100 : name.u.s.len), name.u.s.p);
+            else
+                snprintf(out->detail, sizeof out->detail, "out of memory");
+        }
+    }
+    arena_reset(arena);
 }

@@ -1,11 +1,13 @@
 /*
- * main — the command line: serve (default), migrate, init-db, version, help.
+ * main — the command line: serve (default), migrate, init-db, import,
+ * export, version, help.
  *
  * Owns: process start-up and shutdown order, and the wiring: `serve`
  * builds the server context (app.h) in dependency order — store, snapshot
  * cell, store workers, sync thread, the API — and hands the API's handler
  * to the HTTP transport, which knows nothing else of the service. It then
- * waits for signals: SIGHUP re-reads the TLS files; SIGTERM or SIGINT take
+ * waits for signals: SIGHUP reloads the flags and re-reads the TLS files;
+ * SIGTERM or SIGINT take
  * everything down in reverse: stop accepting, let in-flight requests
  * finish (up to SHUTDOWN_TIMEOUT), stop the workers (answering what they
  * had queued), HTTP, sync, and close the store.
@@ -20,6 +22,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "config.h"
+#include "flagfile.h"
 #include "http/http.h"
 #include "log.h"
 #include "store/store.h"
@@ -67,6 +70,55 @@ static int run_migrate(const struct config *cfg)
     return st == STORE_OK ? 0 : 1;
 }
 
+/* import FILE [--dry-run] [--prune], export [FILE]. */
+static int run_flagfile(const struct config *cfg, int argc, char **argv)
+{
+    struct flagfile_options options = {0};
+    const char *path = NULL;
+    char err[512];
+    struct store *store;
+    FILE *out = stdout;
+    bool import = strcmp(argv[1], "import") == 0;
+    int rc;
+
+    for (int i = 2; i < argc; i++) {
+        if (import && strcmp(argv[i], "--dry-run") == 0)
+            options.dry_run = true;
+        else if (import && strcmp(argv[i], "--prune") == 0)
+            options.prune = true;
+        else if (path == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
+            path = argv[i];
+        else {
+            fprintf(stderr, "togglemaster: %s: unexpected argument '%s' (try: togglemaster --help)\n", argv[1],
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (import && path == NULL) {
+        fprintf(stderr, "togglemaster: import needs a file: togglemaster import FILE [--dry-run] [--prune]\n");
+        return 2;
+    }
+    store = store_open(cfg, err, sizeof err);
+    if (store == NULL) {
+        fprintf(stderr, "togglemaster: cannot open the store: %s\n", err);
+        return 1;
+    }
+    if (import) {
+        rc = flagfile_import(store, path, &options, stdout);
+    } else {
+        if (path != NULL && strcmp(path, "-") != 0 && (out = fopen(path, "w")) == NULL) {
+            fprintf(stderr, "togglemaster: cannot write %s\n", path);
+            store_close(store);
+            return 1;
+        }
+        rc = flagfile_export(store, out, stderr);
+        if (out != stdout && fclose(out) != 0)
+            rc = 1;
+    }
+    store_close(store);
+    return rc;
+}
+
 static struct http_settings http_settings_from(const struct config *cfg)
 {
     struct http_settings s = {
@@ -87,8 +139,9 @@ static struct http_settings http_settings_from(const struct config *cfg)
     return s;
 }
 
-/* Waits for SIGTERM or SIGINT, re-reading the TLS files on each SIGHUP. */
-static int wait_for_stop(const sigset_t *signals, struct http_server *http, bool tls_configured)
+/* Waits for SIGTERM or SIGINT; on each SIGHUP reloads the flags from the
+ * database and re-reads the TLS files. */
+static int wait_for_stop(const sigset_t *signals, struct http_server *http, struct sync *sync, bool tls_configured)
 {
     for (;;) {
         int sig = 0;
@@ -98,6 +151,8 @@ static int wait_for_stop(const sigset_t *signals, struct http_server *http, bool
             return SIGTERM;
         if (sig != SIGHUP)
             return sig;
+        sync_request_reload(sync);
+        log_msg(LOG_INFO, "SIGHUP: reloading the flags from the database");
         if (!tls_configured)
             log_msg(LOG_INFO, "SIGHUP: nothing to reload (TLS is off)");
         else if (http_server_reload_tls(http, err, sizeof err) == 0)
@@ -156,7 +211,7 @@ static int run_serve(const struct config *cfg)
                         "threads", cfg->threads, "store_workers", store_max_connections(app.store),
                         "max_connections", cfg->max_connections));
 
-    sig = wait_for_stop(&signals, http, cfg->tls_cert_file != NULL);
+    sig = wait_for_stop(&signals, http, app.sync, cfg->tls_cert_file != NULL);
     log_event(LOG_INFO, "shutting down", json_pack("{s:s, s:i}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
                                                   "timeout_s", cfg->shutdown_timeout_s));
     http_server_quiesce(http);
@@ -199,8 +254,9 @@ int main(int argc, char **argv)
         printf("togglemaster %s\n", TM_VERSION);
         return 0;
     }
-    if (argc > 2 || (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
-                     strcmp(command, "init-db") != 0)) {
+    bool flagfile = strcmp(command, "import") == 0 || strcmp(command, "export") == 0;
+    if ((argc > 2 && !flagfile) || (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
+                                    strcmp(command, "init-db") != 0 && !flagfile)) {
         fprintf(stderr, "togglemaster: unknown command '%s' (try: togglemaster --help)\n", command);
         return 2;
     }
@@ -211,6 +267,8 @@ int main(int argc, char **argv)
     log_init(cfg.log_level, cfg.log_format);
     if (strcmp(command, "serve") == 0)
         rc = run_serve(&cfg);
+    else if (flagfile)
+        rc = run_flagfile(&cfg, argc, argv);
     else
         rc = run_migrate(&cfg);
     config_free(&cfg);

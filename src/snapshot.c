@@ -425,7 +425,7 @@ struct snapshot_order_node {
     unsigned count;            /* flags (leaf) or children (inner) */
     size_t flags;              /* flags below */
     size_t leaves;             /* leaves below (1 for a leaf) */
-    size_t bytes;              /* list text below: each flag's body and a comma */
+    size_t bytes;              /* list text below: each flag's summary and a comma */
     char *text;                /* leaf: ",{...},{...}" (bytes long) */
     /* leaf: count flags. inner: count children, then count keys: the first
      * flag below each child (borrowed: the child holds it). */
@@ -467,7 +467,7 @@ static struct snapshot_order_node *leaf_make(struct flag *const *flags, unsigned
     if (leaf == NULL)
         return NULL;
     for (unsigned i = 0; i < n; i++)
-        bytes += flags[i]->body_len + 1;
+        bytes += flags[i]->summary_len + 1;
     leaf->text = malloc(bytes);
     if (leaf->text == NULL) {
         free(leaf);
@@ -483,8 +483,8 @@ static struct snapshot_order_node *leaf_make(struct flag *const *flags, unsigned
     for (unsigned i = 0; i < n; i++) {
         leaf->items[i] = flag_ref(flags[i]);
         *p++ = ',';
-        memcpy(p, flags[i]->body, flags[i]->body_len);
-        p += flags[i]->body_len;
+        memcpy(p, flags[i]->summary, flags[i]->summary_len);
+        p += flags[i]->summary_len;
     }
     return leaf;
 }
@@ -733,7 +733,9 @@ static struct snapshot_order_node *order_build(struct flag **flags, size_t n)
 
 /* ==== snapshots =========================================================== */
 
-static struct snapshot *snapshot_make(struct snapshot_index_node *index, struct snapshot_order_node *order)
+/* Takes over index and order, and a reference to flagset. */
+static struct snapshot *snapshot_make(struct snapshot_index_node *index, struct snapshot_order_node *order,
+                                      struct flagset *flagset)
 {
     struct snapshot *snap = malloc(sizeof *snap);
 
@@ -747,6 +749,7 @@ static struct snapshot *snapshot_make(struct snapshot_index_node *index, struct 
     snap->count = order ? order->flags : 0;
     snap->index = index;
     snap->order = order;
+    snap->flagset = flagset_ref(flagset);
     return snap;
 }
 
@@ -755,12 +758,28 @@ void snapshot_release(struct snapshot *snap)
     if (snap != NULL && atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) == 1) {
         index_unref(snap->index);
         order_unref(snap->order);
+        flagset_unref(snap->flagset);
         free(snap);
     }
 }
 
-/* A new snapshot: cur with flag put in. */
+static struct snapshot *snapshot_with_put_bound(const struct snapshot *cur, struct flag *flag);
+
+/* A new snapshot: cur with flag put in, its $refs resolved against cur's
+ * flag set. */
 static struct snapshot *snapshot_with_put(const struct snapshot *cur, struct flag *flag)
+{
+    struct flag *bound = flag_bind(flag, cur->flagset);
+    struct snapshot *next;
+
+    if (bound == NULL)
+        return NULL;
+    next = snapshot_with_put_bound(cur, bound);
+    flag_unref(bound);
+    return next;
+}
+
+static struct snapshot *snapshot_with_put_bound(const struct snapshot *cur, struct flag *flag)
 {
     struct snapshot_index_node *index;
     struct snapshot_order_node *left = NULL, *right = NULL, *root;
@@ -789,7 +808,7 @@ static struct snapshot *snapshot_with_put(const struct snapshot *cur, struct fla
             return NULL;
         }
     }
-    return snapshot_make(index, root);
+    return snapshot_make(index, root, cur->flagset);
 }
 
 /* A new snapshot: cur without name. NULL with *found false when cur has no
@@ -815,7 +834,7 @@ static struct snapshot *snapshot_with_remove(const struct snapshot *cur, const c
         order_unref(order);
         order = only;
     }
-    return snapshot_make(index, order);
+    return snapshot_make(index, order, cur->flagset);
 }
 
 const struct flag *snapshot_find(const struct snapshot *snap, const char *name, size_t len)
@@ -923,6 +942,7 @@ struct builder_entry {
 struct snapshot_builder {
     struct builder_entry *entries;
     size_t count, capacity;
+    struct flagset *flagset;
 };
 
 struct snapshot_builder *snapshot_builder_create(void)
@@ -937,7 +957,14 @@ void snapshot_builder_abort(struct snapshot_builder *b)
     for (size_t i = 0; i < b->count; i++)
         flag_unref(b->entries[i].flag);
     free(b->entries);
+    flagset_unref(b->flagset);
     free(b);
+}
+
+void snapshot_builder_set_flagset(struct snapshot_builder *b, struct flagset *set)
+{
+    flagset_unref(b->flagset);
+    b->flagset = flagset_ref(set);
 }
 
 int snapshot_builder_add(struct snapshot_builder *b, struct flag *flag)
@@ -971,6 +998,18 @@ struct snapshot *snapshot_builder_finish(struct snapshot_builder *b)
     struct snapshot *snap = NULL;
     size_t kept = 0;
 
+    if (b->flagset == NULL && (b->flagset = flagset_create()) == NULL)
+        goto out;
+    /* Rules with $refs are compiled against the set the snapshot holds. */
+    for (size_t i = 0; i < b->count; i++) {
+        struct flag *bound;
+        if (!flag_needs_binding(b->entries[i].flag, b->flagset))
+            continue;
+        if ((bound = flag_bind(b->entries[i].flag, b->flagset)) == NULL)
+            goto out;
+        flag_unref(b->entries[i].flag);
+        b->entries[i].flag = bound;
+    }
     if (b->count > 0) {
         sorted = malloc(b->count * sizeof *sorted);
         scratch = malloc(b->count * sizeof *scratch);
@@ -995,7 +1034,7 @@ struct snapshot *snapshot_builder_finish(struct snapshot_builder *b)
             goto out;
         }
     }
-    snap = snapshot_make(index, order);
+    snap = snapshot_make(index, order, b->flagset);
 out:
     free(sorted);
     free(scratch);
@@ -1025,6 +1064,7 @@ struct snapshot_cell {
     /* While a load is in progress: the names changed since it began. */
     bool loading;
     bool tracked_lost;         /* out of memory noting one: the load repeats */
+    bool flagset_changed;      /* the flag set was replaced during the load */
     struct tracked_name *tracked;
     size_t tracked_count, tracked_capacity;
     struct hazard_slot slots[SNAPSHOT_MAX_READER_THREADS];
@@ -1056,6 +1096,7 @@ static void forget_tracked_locked(struct snapshot_cell *cell)
     cell->tracked = NULL;
     cell->tracked_count = cell->tracked_capacity = 0;
     cell->tracked_lost = false;
+    cell->flagset_changed = false;
 }
 
 void snapshot_cell_destroy(struct snapshot_cell *cell)
@@ -1188,6 +1229,45 @@ int snapshot_remove(struct snapshot_cell *cell, const char *name, size_t len)
     return found && next == NULL ? -1 : 0;
 }
 
+/* A new snapshot: cur with another flag set, every flag that uses $ref
+ * compiled again against it. O(flags): flag sets change rarely. */
+static struct snapshot *snapshot_with_flagset(const struct snapshot *cur, struct flagset *set)
+{
+    struct snapshot *next;
+    struct snapshot_cursor cursor;
+    const struct flag *f;
+
+    if (cur->index != NULL)
+        atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
+    if (cur->order != NULL)
+        order_ref(cur->order);
+    next = snapshot_make(cur->index, cur->order, set);
+    snapshot_cursor_after(cur, "", 0, &cursor);
+    while (next != NULL && (f = snapshot_cursor_next(&cursor)) != NULL) {
+        struct snapshot *rebound;
+        if (!flag_needs_binding(f, set))
+            continue;
+        rebound = snapshot_with_put(next, (struct flag *)f);
+        snapshot_release(next);
+        next = rebound;
+    }
+    return next;
+}
+
+int snapshot_set_flagset(struct snapshot_cell *cell, struct flagset *set)
+{
+    struct snapshot *cur, *next = NULL;
+
+    pthread_mutex_lock(&cell->lock);
+    if (cell->loading)
+        cell->flagset_changed = true;
+    cur = atomic_load(&cell->current);
+    if (cur != NULL && (next = snapshot_with_flagset(cur, set)) != NULL)
+        publish_locked(cell, next);
+    pthread_mutex_unlock(&cell->lock);
+    return cur == NULL || next != NULL ? 0 : -1;
+}
+
 void snapshot_load_begin(struct snapshot_cell *cell)
 {
     pthread_mutex_lock(&cell->lock);
@@ -1211,8 +1291,17 @@ int snapshot_load_publish(struct snapshot_cell *cell, struct snapshot *loaded)
 
     pthread_mutex_lock(&cell->lock);
     cur = atomic_load(&cell->current);
-    if (cell->tracked_lost || (cur == NULL && cell->tracked_count > 0))
+    if (cell->tracked_lost || (cur == NULL && (cell->tracked_count > 0 || cell->flagset_changed)))
         rc = 1;
+    /* A flag set replaced during the load: the current one is at least as
+     * new as what the load read. */
+    if (rc == 0 && cell->flagset_changed && cur->flagset != loaded->flagset) {
+        struct snapshot *merged = snapshot_with_flagset(loaded, cur->flagset);
+        snapshot_release(loaded);
+        loaded = merged;
+        if (loaded == NULL)
+            rc = -1;   /* out of memory */
+    }
     /* Each name written during the load takes its state from the current
      * snapshot, which has every local write applied in commit order. */
     for (size_t i = 0; rc == 0 && i < cell->tracked_count; i++) {
@@ -1233,7 +1322,7 @@ int snapshot_load_publish(struct snapshot_cell *cell, struct snapshot *loaded)
     }
     if (rc == 0)
         publish_locked(cell, loaded);
-    else
+    else if (loaded != NULL)
         snapshot_release(loaded);
     cell->loading = false;
     forget_tracked_locked(cell);

@@ -2,7 +2,9 @@
  * snapshot — the immutable in-memory catalogue that serves reads.
  *
  * Owns: the committed flags (held by pointer, struct flag), two persistent
- * structures over them, and the cell that holds the current snapshot.
+ * structures over them, the flag set they share (flagset.h: evaluators and
+ * flag-set metadata, with every flag's $refs resolved against it), and the
+ * cell that holds the current snapshot.
  *
  *  - The index: a hash array mapped trie (CHAMP layout, 32-way, keyed by
  *    flag_name_hash) for `GET /flags/<name>`: at most ceil(64/5) levels, in
@@ -50,6 +52,7 @@
 #include <sys/uio.h>
 
 #include "flag.h"
+#include "flagset.h"
 
 #define SNAPSHOT_MAX_READER_THREADS 1024
 /* Flags per leaf of the order (and so per part of the list body), and
@@ -69,6 +72,7 @@ struct snapshot {
     size_t count;              /* flags */
     struct snapshot_index_node *index;   /* NULL when empty */
     struct snapshot_order_node *order;   /* NULL when empty */
+    struct flagset *flagset;   /* evaluators and flag-set metadata; never NULL */
 };
 
 struct snapshot_cell;
@@ -87,12 +91,18 @@ uint64_t snapshot_cell_generation(struct snapshot_cell *cell);
 /* ---- changes (writers) -------------------------------------------------- */
 
 /* Publishes a snapshot with `flag` in place of any flag of the same name (the
- * snapshot takes its own reference). Before the first load this does
+ * snapshot takes its own reference, to flag or to a copy bound to its flag
+ * set). Before the first load this does
  * nothing but note the name for the load in progress. 0, or -1 when out of
  * memory (nothing changes). */
 int snapshot_put(struct snapshot_cell *cell, struct flag *flag);
 /* Publishes a snapshot without the flag called name[0..len), if any. */
 int snapshot_remove(struct snapshot_cell *cell, const char *name, size_t len);
+/* Publishes a snapshot with another flag set (the snapshot takes its own
+ * reference); every flag whose rule uses $ref is compiled again against it
+ * (O(flags): sets change rarely). Before the first load this only notes
+ * that the set changed. 0, or -1 when out of memory. */
+int snapshot_set_flagset(struct snapshot_cell *cell, struct flagset *set);
 
 /* ---- full loads (initial load, resync) ---------------------------------- */
 
@@ -101,7 +111,8 @@ int snapshot_remove(struct snapshot_cell *cell, const char *name, size_t len);
  * noting every name put or removed; snapshot_load_publish() then publishes
  * the loaded snapshot with, for each noted name, the state the current
  * snapshot holds (a write that committed during the read is at least as new
- * as what the read saw). Returns 0 when published, 1 when the load must be
+ * as what the read saw); the same for the flag set when it was replaced
+ * during the load. Returns 0 when published, 1 when the load must be
  * repeated (a write came in before anything was loaded, so there is no
  * current state to take), -1 when out of memory. Either way it takes over
  * `loaded`. Only one load at a time (the sync thread's). */
@@ -110,10 +121,12 @@ int snapshot_load_publish(struct snapshot_cell *cell, struct snapshot *loaded);
 void snapshot_load_abort(struct snapshot_cell *cell);
 
 /* Building a whole snapshot: add flags in any order (the builder takes its
- * own references), then finish. When a name repeats, the last added wins. */
+ * own references), then finish. When a name repeats, the last added wins.
+ * The flag set (an empty one unless set) binds the flags' $refs. */
 struct snapshot_builder;
 struct snapshot_builder *snapshot_builder_create(void);
 int snapshot_builder_add(struct snapshot_builder *b, struct flag *flag);
+void snapshot_builder_set_flagset(struct snapshot_builder *b, struct flagset *set);
 /* NULL when out of memory; frees b either way. */
 struct snapshot *snapshot_builder_finish(struct snapshot_builder *b);
 void snapshot_builder_abort(struct snapshot_builder *b);

@@ -26,8 +26,9 @@ struct sync {
     struct app *app;
     struct store_conn *conn;
     pthread_t thread;
-    int wake_fd;               /* eventfd: written by sync_stop */
+    int wake_fd;               /* eventfd: written by sync_stop and sync_request_reload */
     atomic_bool stopping;
+    atomic_bool reload_requested;
     bool loaded;               /* the first snapshot is published */
     bool failing;              /* last attempt failed (log transitions only) */
     char detail[512];          /* why the last reload failed */
@@ -38,6 +39,7 @@ struct batch {
     char *names[SYNC_MAX_BATCH];
     size_t count;
     bool overflow;
+    bool flagset;              /* the evaluators or flag-set metadata changed */
 };
 
 static long long now_ms(void)
@@ -63,17 +65,23 @@ static int reload(struct sync *s)
 
     for (int attempt = 0; attempt < LOAD_TRIES; attempt++) {
         struct snapshot_builder *builder = snapshot_builder_create();
+        struct flagset *set = NULL;
         int rc;
 
         if (builder == NULL)
             return -1;
         snapshot_load_begin(cell);
-        if (store_flag_load_all(s->conn, add_flag, builder) != STORE_OK) {
+        /* The flag set first: the flags' $refs are resolved against it. */
+        if (store_flagset_load(s->conn, &set) == STORE_OK)
+            snapshot_builder_set_flagset(builder, set);
+        if (set == NULL || store_flag_load_all(s->conn, add_flag, builder) != STORE_OK) {
+            flagset_unref(set);
             snprintf(s->detail, sizeof s->detail, "%s", store_conn_error(s->conn));
             snapshot_builder_abort(builder);
             snapshot_load_abort(cell);
             return -1;
         }
+        flagset_unref(set);
         rc = snapshot_load_publish(cell, snapshot_builder_finish(builder));
         if (rc < 0)
             snprintf(s->detail, sizeof s->detail, "out of memory building the snapshot");
@@ -124,10 +132,14 @@ static int reload_checked(struct sync *s)
 
 /* ---- change feed ------------------------------------------------------ */
 
-static void collect(void *ctx, const char *name)
+static void collect(void *ctx, enum store_change kind, const char *name)
 {
     struct batch *b = ctx;
 
+    if (kind == STORE_CHANGE_FLAGSET) {
+        b->flagset = true;
+        return;
+    }
     for (size_t i = 0; i < b->count; i++)
         if (strcmp(b->names[i], name) == 0)
             return;
@@ -150,6 +162,8 @@ static int drain_and_apply(struct sync *s)
             rc = -1;
         if (rc == 0 && b.overflow)
             rc = reload(s) == 0 ? 0 : -1;
+        else if (rc == 0 && b.flagset)
+            rc = catalog_refresh_flagset(s->app, s->conn) == STORE_OK ? 0 : -1;
         for (size_t i = 0; i < b.count; i++) {
             if (rc == 0 && !b.overflow)
                 rc = catalog_refresh(s->app, s->conn, b.names[i]) == STORE_OK ? 0 : -1;
@@ -157,10 +171,11 @@ static int drain_and_apply(struct sync *s)
         }
         if (rc != 0)
             return -1;
-        if (b.count == 0 && !b.overflow)
+        if (b.count == 0 && !b.overflow && !b.flagset)
             return 0;
         log_event(LOG_DEBUG, "applied changes from other instances",
-                  json_pack("{s:I, s:b}", "flags", (json_int_t)b.count, "full_reload", b.overflow));
+                  json_pack("{s:I, s:b, s:b}", "flags", (json_int_t)b.count, "flag_set", b.flagset,
+                            "full_reload", b.overflow));
     }
 }
 
@@ -182,6 +197,8 @@ static void *sync_main(void *arg)
             need_reload = true;   /* what changed while not listening is not replayed */
             log_event(LOG_INFO, "listening for changes from other instances", NULL);
         }
+        if (atomic_exchange(&s->reload_requested, false))
+            need_reload = true;
         if (need_reload || now_ms() >= next_resync) {
             if (reload_checked(s) == 0) {
                 need_reload = false;
@@ -203,6 +220,11 @@ static void *sync_main(void *arg)
             fds[1].fd = store_listen_fd(s->conn);
         if (poll(fds, 2, (int)timeout) < 0 && errno != EINTR)
             break;
+        if (fds[0].revents & POLLIN) {   /* a wake-up: consume it */
+            uint64_t count;
+            if (read(s->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+                log_msg(LOG_WARN, "sync wake-up: %s", strerror(errno));
+        }
     }
     return NULL;
 }
@@ -227,6 +249,15 @@ struct sync *sync_start(struct app *app, char *err, size_t errlen)
         return NULL;
     }
     return s;
+}
+
+void sync_request_reload(struct sync *s)
+{
+    uint64_t one = 1;
+
+    atomic_store(&s->reload_requested, true);
+    if (write(s->wake_fd, &one, sizeof one) < 0)
+        log_msg(LOG_WARN, "cannot wake the sync thread: %s", strerror(errno));
 }
 
 void sync_stop(struct sync *s)

@@ -26,6 +26,9 @@
 #define SYNC_MAX_BATCH 512
 
 struct sync *sync_start(struct app *app, char *err, size_t errlen);
+/* Asks for a full reload now (SIGHUP: after an import into SQLite, which
+ * has no change feed). Returns at once. */
+void sync_request_reload(struct sync *sync);
 void sync_stop(struct sync *sync);
 
 #endif

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <murmurhash.h>
+
+#include "../buf.h"
 #include "../text.h"
 #include "api.h"
 #include "routes.h"
@@ -19,6 +22,15 @@ static const struct api_route routes[] = {
     {{METHOD_GET, "/flags/{name}"}, api_flag_get, ROLE_CLIENT, 0},
     {{METHOD_PUT, "/flags/{name}"}, api_flag_update, ROLE_EDITOR, API_JSON_BODY},
     {{METHOD_DELETE, "/flags/{name}"}, api_flag_delete, ROLE_EDITOR, 0},
+    {{METHOD_GET, "/evaluators"}, api_evaluators_list, ROLE_CLIENT, 0},
+    {{METHOD_GET, "/evaluators/{name}"}, api_evaluator_get, ROLE_CLIENT, 0},
+    {{METHOD_PUT, "/evaluators/{name}"}, api_evaluator_put, ROLE_EDITOR, API_JSON_BODY},
+    {{METHOD_DELETE, "/evaluators/{name}"}, api_evaluator_delete, ROLE_EDITOR, 0},
+    {{METHOD_POST, "/ofrep/v1/evaluate/flags/{key}"}, api_ofrep_evaluate, ROLE_CLIENT, API_JSON_BODY},
+    {{METHOD_POST, "/ofrep/v1/evaluate/flags"}, api_ofrep_evaluate_all, ROLE_CLIENT, API_JSON_BODY},
+    {{METHOD_GET, "/evaluate"}, api_evaluate_get, ROLE_CLIENT, 0},
+    {{METHOD_POST, "/evaluate"}, api_evaluate_post, ROLE_CLIENT, API_JSON_BODY},
+    {{METHOD_GET, "/flagd.json"}, api_flagd_document, ROLE_CLIENT, 0},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -96,6 +108,58 @@ struct snapshot *api_snapshot_or_503(struct api_call *call)
     return snap;
 }
 
+/* A strong ETag over the body: 128 bits of MurmurHash3, as hex. */
+static void body_etag(const char *body, size_t len, char out[40])
+{
+    uint64_t h[2];
+
+    lmmh_x64_128(body, (unsigned int)len, 0, h);
+    snprintf(out, 40, "\"%016llx%016llx\"", (unsigned long long)h[0], (unsigned long long)h[1]);
+}
+
+/* Whether If-None-Match lists etag (or is "*"). */
+static bool etag_matches(const struct http_request *req, const char *etag)
+{
+    size_t len, etag_len = strlen(etag);
+    const char *value = http_header(req, "If-None-Match", &len);
+
+    if (value == NULL)
+        return false;
+    if (len == 1 && value[0] == '*')
+        return true;
+    for (size_t i = 0; i + etag_len <= len; i++)
+        if (memcmp(value + i, etag, etag_len) == 0)
+            return true;
+    return false;
+}
+
+/* Answers 304 when the client has this body already, else 200 with it;
+ * either way with its ETag. Takes over body. */
+void api_respond_with_etag(struct http_request *req, char *body, size_t len)
+{
+    char etag[40];
+
+    body_etag(body, len, etag);
+    http_add_header(req, "ETag", etag);
+    if (etag_matches(req, etag)) {
+        free(body);
+        http_respond_empty(req, 304);
+        return;
+    }
+    http_respond_owned(req, 200, body, len);
+}
+
+void api_respond_buf(struct http_request *req, int status, struct buf *b)
+{
+    size_t len;
+    char *body = buf_take(b, &len);
+
+    if (body == NULL)
+        http_respond_error(req, 500, "internal error: out of memory");
+    else
+        http_respond_owned(req, status, body, len);
+}
+
 static void reply_with(struct api_reply *reply, int status, const char *key, const char *message)
 {
     reply->status = status;
@@ -129,6 +193,8 @@ static void job_run(struct worker_job *work, struct store_conn *conn)
 
     job->run(job, conn, &reply);
     answer(job->req, &reply);
+    if (job->cleanup != NULL)
+        job->cleanup(job);
     free(job);
 }
 
@@ -137,6 +203,8 @@ static void job_cancel(struct worker_job *work, const char *why)
     struct api_job *job = (struct api_job *)work;
 
     http_respond_error(job->req, 503, why);
+    if (job->cleanup != NULL)
+        job->cleanup(job);
     free(job);
 }
 

@@ -1,6 +1,9 @@
 /*
  * api/flags — the original monolith's routes: POST /flags, GET /flags,
- * GET /flags/<name>, PUT /flags/<name>, plus DELETE /flags/<name>.
+ * GET /flags/<name>, PUT /flags/<name>, plus DELETE /flags/<name>, over
+ * flag documents (flagdoc.h): POST takes a whole document, PUT any part of
+ * one (with If-Match: <version> for an update that must not overwrite a
+ * change it has not seen).
  *
  * Reads answer from the snapshot's pre-rendered JSON without copying: the
  * response holds a snapshot reference until it is sent. Writes run on a
@@ -14,6 +17,7 @@
 
 #include "../catalog.h"
 #include "../flag.h"
+#include "../flagdoc.h"
 #include "../log.h"
 #include "routes.h"
 
@@ -113,6 +117,7 @@ void api_flag_get(struct api_call *call)
 {
     struct snapshot *snap = api_snapshot_or_503(call);
     const struct flag *flag;
+    char etag[32];
 
     if (snap == NULL)
         return;
@@ -122,6 +127,9 @@ void api_flag_get(struct api_call *call)
         http_respond_error(call->req, 404, "Flag not found");
         return;
     }
+    /* The version, for If-Match on the next PUT. */
+    snprintf(etag, sizeof etag, "\"%lld\"", (long long)flag->version);
+    http_add_header(call->req, "ETag", etag);
     http_respond_buffer(call->req, 200, flag->body, flag->body_len, api_release_snapshot, snap);
 }
 
@@ -132,7 +140,11 @@ enum flag_op { FLAG_CREATE, FLAG_UPDATE, FLAG_DELETE };
 struct flag_job {
     struct api_job base;
     enum flag_op op;
-    bool is_enabled;
+    struct flagdoc_change change;   /* update: what to change (create: unused) */
+    int64_t if_match;               /* update: 0, or the version the client saw */
+    bool is_enabled;                /* create */
+    char *document;                 /* create: the stored document, or NULL; update: made by change_flag */
+    char error[FLAGDOC_MESSAGE_MAX];   /* update: why the change was refused */
     char name[FLAG_STORED_NAME_MAX + 1];
 };
 
@@ -148,6 +160,12 @@ static void reply_failure(struct flag_job *job, enum store_status st, struct sto
     case STORE_CONFLICT:
         snprintf(message, sizeof message, "Flag '%s' already exists", job->name);
         api_reply_error(reply, 409, message);
+        return;
+    case STORE_STALE:
+        api_reply_error(reply, 412, "the flag has changed since the version in If-Match; GET it and retry");
+        return;
+    case STORE_INVALID:
+        api_reply_error(reply, 400, job->error);
         return;
     case STORE_UNAVAILABLE:
         log_event(LOG_WARN, "store unavailable",
@@ -166,17 +184,43 @@ static void reply_failure(struct flag_job *job, enum store_status st, struct sto
     }
 }
 
+/* catalog_change_fn: the update's new row from the flag as it is now. */
+static int change_flag(void *ctx, const struct flag *current, const struct flagset *set, struct flag_row *row)
+{
+    struct flag_job *job = ctx;
+    char warning[8];
+    json_t *doc;
+
+    row->is_enabled = job->change.has_enabled ? job->change.is_enabled : current->is_enabled;
+    row->document = NULL;   /* only the state: the document stays */
+    if (!flagdoc_change_has_members(&job->change))
+        return 0;
+    doc = flagdoc_build(current->doc, &job->change, set, true, job->error, sizeof job->error, warning,
+                        sizeof warning);
+    if (doc == NULL)
+        return -1;
+    free(job->document);
+    job->document = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (job->document == NULL) {
+        snprintf(job->error, sizeof job->error, "out of memory");
+        return -1;
+    }
+    row->document = job->document;
+    return 0;
+}
+
 static void flag_job_run(struct api_job *base, struct store_conn *conn, struct api_reply *reply)
 {
     struct flag_job *job = (struct flag_job *)base;
-    struct flag_row row = {.name = job->name, .is_enabled = job->is_enabled};
+    struct flag_row row = {.name = job->name, .is_enabled = job->is_enabled, .document = job->document};
     char message[FLAG_STORED_NAME_MAX + 64];
     enum store_status st;
 
     if (job->op == FLAG_CREATE)
         st = catalog_create(base->app, conn, &row, NULL);
     else if (job->op == FLAG_UPDATE)
-        st = catalog_update(base->app, conn, &row, NULL);
+        st = catalog_update(base->app, conn, job->name, job->if_match, change_flag, job, NULL);
     else
         st = catalog_delete(base->app, conn, job->name);
 
@@ -193,32 +237,71 @@ static void flag_job_run(struct api_job *base, struct store_conn *conn, struct a
     }
 }
 
-static void submit(struct api_call *call, enum flag_op op, const char *name, size_t len, bool is_enabled)
+static void flag_job_cleanup(struct api_job *base)
+{
+    struct flag_job *job = (struct flag_job *)base;
+
+    flagdoc_change_clear(&job->change);
+    free(job->document);
+}
+
+static struct flag_job *new_job(struct api_call *call, enum flag_op op, const char *name, size_t len)
 {
     struct flag_job *job = calloc(1, sizeof *job);
 
     if (job == NULL) {
         http_respond_error(call->req, 500, "internal error: out of memory");
-        return;
+        return NULL;
     }
     job->base.run = flag_job_run;
+    job->base.cleanup = flag_job_cleanup;
     job->op = op;
-    job->is_enabled = is_enabled;
     memcpy(job->name, name, len);
     job->name[len] = '\0';
-    api_defer(call, &job->base);
+    return job;
 }
 
 void api_flag_create(struct api_call *call)
 {
-    struct flag_create_request in;
-    char err[256];
+    struct flagdoc_change in;
+    struct snapshot *snap;
+    struct flag_job *job;
+    char err[FLAGDOC_MESSAGE_MAX];
+    json_t *doc = NULL;
 
-    if (flag_decode_create(call->req->body, call->req->body_len, &in, err, sizeof err) != 0) {
+    if (flagdoc_decode_create(call->req->body, call->req->body_len, &in, err, sizeof err) != 0) {
         http_respond_error(call->req, 400, err);
         return;
     }
-    submit(call, FLAG_CREATE, in.name, strlen(in.name), in.is_enabled);
+    /* A document is checked against the evaluators its rule may name. */
+    if (flagdoc_change_has_members(&in)) {
+        if ((snap = api_snapshot_or_503(call)) == NULL) {
+            flagdoc_change_clear(&in);
+            return;
+        }
+        doc = flagdoc_build(NULL, &in, snap->flagset, true, err, sizeof err, NULL, 0);
+        snapshot_release(snap);
+        if (doc == NULL) {
+            flagdoc_change_clear(&in);
+            http_respond_error(call->req, 400, err);
+            return;
+        }
+    }
+    job = new_job(call, FLAG_CREATE, in.name, strlen(in.name));
+    if (job != NULL) {
+        job->is_enabled = in.has_enabled && in.is_enabled;
+        /* The original's shape (no members) is stored as it always was:
+         * no document. */
+        job->document = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        if (doc != NULL && job->document == NULL) {
+            free(job);
+            http_respond_error(call->req, 500, "internal error: out of memory");
+        } else {
+            api_defer(call, &job->base);
+        }
+    }
+    json_decref(doc);
+    flagdoc_change_clear(&in);
 }
 
 /* A path name that can name an existing flag. Names that break today's rule
@@ -240,27 +323,73 @@ static bool path_name_usable(struct api_call *call)
     return known;
 }
 
+/* If-Match: a version, as GET's ETag gives it ("3", or 3, or W/"3"), or
+ * "*" (any). 0 when absent or "*", -1 when unreadable. */
+static int64_t if_match_version(const struct http_request *req)
+{
+    size_t len;
+    const char *value = http_header(req, "If-Match", &len);
+    char text[24];
+    long long version;
+    char *end;
+
+    if (value == NULL || (len == 1 && value[0] == '*'))
+        return 0;
+    if (len >= 2 && value[0] == 'W' && value[1] == '/') {
+        value += 2;
+        len -= 2;
+    }
+    if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+        value++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof text)
+        return -1;
+    memcpy(text, value, len);
+    text[len] = '\0';
+    version = strtoll(text, &end, 10);
+    return *end == '\0' && text[0] >= '0' && text[0] <= '9' && version > 0 ? version : -1;
+}
+
 void api_flag_update(struct api_call *call)
 {
-    struct flag_update_request in;
-    char err[256];
+    struct flagdoc_change in;
+    struct flag_job *job;
+    int64_t if_match = if_match_version(call->req);
+    char err[FLAGDOC_MESSAGE_MAX];
 
-    if (flag_decode_update(call->req->body, call->req->body_len, &in, err, sizeof err) != 0) {
+    if (if_match < 0) {
+        http_respond_error(call->req, 400, "If-Match must be a flag version as its ETag gives it, or *");
+        return;
+    }
+    if (flagdoc_decode_update(call->req->body, call->req->body_len, &in, err, sizeof err) != 0) {
         http_respond_error(call->req, 400, err);
         return;
     }
     if (!path_name_usable(call)) {
+        flagdoc_change_clear(&in);
         http_respond_error(call->req, 404, "Flag not found");
         return;
     }
-    submit(call, FLAG_UPDATE, path_name(call)->value, path_name(call)->len, in.is_enabled);
+    job = new_job(call, FLAG_UPDATE, path_name(call)->value, path_name(call)->len);
+    if (job == NULL) {
+        flagdoc_change_clear(&in);
+        return;
+    }
+    job->change = in;
+    job->if_match = if_match;
+    api_defer(call, &job->base);
 }
 
 void api_flag_delete(struct api_call *call)
 {
+    struct flag_job *job;
+
     if (!path_name_usable(call)) {
         http_respond_error(call->req, 404, "Flag not found");
         return;
     }
-    submit(call, FLAG_DELETE, path_name(call)->value, path_name(call)->len, false);
+    job = new_job(call, FLAG_DELETE, path_name(call)->value, path_name(call)->len);
+    if (job != NULL)
+        api_defer(call, &job->base);
 }

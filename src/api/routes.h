@@ -45,6 +45,15 @@ void api_flag_get(struct api_call *call);
 void api_flag_create(struct api_call *call);
 void api_flag_update(struct api_call *call);
 void api_flag_delete(struct api_call *call);
+void api_evaluators_list(struct api_call *call);
+void api_evaluator_get(struct api_call *call);
+void api_evaluator_put(struct api_call *call);
+void api_evaluator_delete(struct api_call *call);
+void api_ofrep_evaluate(struct api_call *call);
+void api_ofrep_evaluate_all(struct api_call *call);
+void api_evaluate_get(struct api_call *call);
+void api_evaluate_post(struct api_call *call);
+void api_flagd_document(struct api_call *call);
 void api_health(struct api_call *call);
 void api_ready(struct api_call *call);
 
@@ -55,6 +64,14 @@ void api_ready(struct api_call *call);
 struct snapshot *api_snapshot_or_503(struct api_call *call);
 /* Releases a snapshot: the release callback of responses that point into it. */
 void api_release_snapshot(void *snapshot);
+
+struct buf;
+/* Answers status with the bytes of b (500 when building it ran out of
+ * memory). */
+void api_respond_buf(struct http_request *req, int status, struct buf *b);
+/* Answers 200 with body and an ETag over its bytes, or 304 (no body) when
+ * If-None-Match holds that ETag. Takes over body. */
+void api_respond_with_etag(struct http_request *req, char *body, size_t len);
 
 /* An answer made on a store worker. body is malloc'd JSON, or NULL for no
  * body (204). */
@@ -67,14 +84,16 @@ void api_reply_error(struct api_reply *reply, int status, const char *message);
 void api_reply_message(struct api_reply *reply, int status, const char *message);
 
 /* Work for a store worker. Callers malloc a struct that begins with this,
- * set run, and hand it to api_defer(), which answers the request with the
- * reply run fills in (or 503 when the job cannot run: the queue is full or
- * the service is stopping) and frees the job. */
+ * set run (and cleanup, for what the job owns), and hand it to api_defer(),
+ * which answers the request with the reply run fills in (or 503 when the
+ * job cannot run: the queue is full or the service is stopping), calls
+ * cleanup either way, and frees the job. */
 struct api_job {
     struct worker_job work;
     struct http_request *req;
     struct app *app;
     void (*run)(struct api_job *job, struct store_conn *conn, struct api_reply *reply);
+    void (*cleanup)(struct api_job *job);   /* or NULL */
 };
 void api_defer(struct api_call *call, struct api_job *job);
 

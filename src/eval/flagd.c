@@ -267,7 +267,7 @@ struct jv flagd_fractional(struct arena *a, const struct jv *args, size_t argc, 
     size_t bucket_by_len, first = 0;
     double total = 0;
     uint32_t bucket;
-    char *joined;
+    char on_stack[256], *joined;
 
     if (argc < 1)
         return jv_null();
@@ -281,7 +281,7 @@ struct jv flagd_fractional(struct arena *a, const struct jv *args, size_t argc, 
         if (targeting_key->type != JV_STRING || targeting_key->u.s.len == 0)
             return jv_null();   /* none, not a string, or empty */
         bucket_by_len = flag_key_len + targeting_key->u.s.len;
-        joined = arena_alloc(a, bucket_by_len + 1);
+        joined = bucket_by_len < sizeof on_stack ? on_stack : arena_alloc(a, bucket_by_len + 1);
         if (joined == NULL)
             return jv_null();
         memcpy(joined, flag_key, flag_key_len);

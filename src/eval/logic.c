@@ -685,6 +685,7 @@ static bool failed(const struct evaluation *ev)
 }
 
 static struct jv eval_node(struct evaluation *ev, const struct node *n, const struct scope *scope);
+static struct jv eval_eager(struct evaluation *ev, const struct node *n, const struct scope *scope);
 
 static struct jv arg(struct evaluation *ev, const struct node *n, unsigned i, const struct scope *scope)
 {
@@ -928,37 +929,45 @@ static struct jv eval_missing_keys(struct evaluation *ev, const struct jv *keys,
     return jv_array(missing);
 }
 
-/* Evaluates every argument into a list (the eager operators). */
-static struct jv_list *eval_args(struct evaluation *ev, const struct node *n, const struct scope *scope)
-{
-    struct jv_list *list = jv_list_new(ev->arena, n->argc);
+/* Arguments of up to this many are evaluated into the caller's stack
+ * frame; only longer lists take arena memory. */
+#define ARGS_ON_STACK 8
 
-    if (list == NULL) {
-        fail(ev, EVAL_LIMIT, "out of memory");
-        return NULL;
-    }
+/* Evaluates every argument of n into items (the eager operators). */
+static void eval_args(struct evaluation *ev, const struct node *n, const struct scope *scope, struct jv *items)
+{
     for (unsigned i = 0; i < n->argc; i++)
-        list->items[i] = eval_node(ev, n->args[i], scope);
-    return list;
+        items[i] = eval_node(ev, n->args[i], scope);
+}
+
+/* Room for n's arguments: on_stack when they fit, else from the arena. */
+static struct jv *args_room(struct evaluation *ev, const struct node *n, struct jv *on_stack)
+{
+    struct jv *items = n->argc <= ARGS_ON_STACK ? on_stack : arena_alloc(ev->arena, n->argc * sizeof *items);
+
+    if (items == NULL)
+        fail(ev, EVAL_LIMIT, "out of memory");
+    return items;
 }
 
 static struct jv eval_missing(struct evaluation *ev, const struct node *n, const struct scope *scope)
 {
-    struct jv_list *args = eval_args(ev, n, scope);
+    struct jv on_stack[ARGS_ON_STACK], *args = args_room(ev, n, on_stack);
     struct jv_list *keys;
 
     if (args == NULL)
         return jv_null();
-    if (args->count > 0 && args->items[0].type == JV_ARRAY) {
-        size_t count = jv_array_len(&args->items[0]);
+    eval_args(ev, n, scope, args);
+    if (n->argc > 0 && args[0].type == JV_ARRAY) {
+        size_t count = jv_array_len(&args[0]);
         keys = jv_list_new(ev->arena, count);
         if (keys == NULL)
             return fail(ev, EVAL_LIMIT, "out of memory");
         for (size_t i = 0; i < count; i++)
-            keys->items[i] = jv_array_at(&args->items[0], i);
+            keys->items[i] = jv_array_at(&args[0], i);
         return eval_missing_keys(ev, keys->items, count, scope);
     }
-    return eval_missing_keys(ev, args->items, args->count, scope);
+    return eval_missing_keys(ev, args, n->argc, scope);
 }
 
 static struct jv eval_missing_some(struct evaluation *ev, const struct node *n, const struct scope *scope)
@@ -1087,19 +1096,19 @@ static struct jv eval_reduce(struct evaluation *ev, const struct node *n, const 
     return accumulator;
 }
 
-static struct jv eval_merge(struct evaluation *ev, const struct jv_list *args)
+static struct jv eval_merge(struct evaluation *ev, const struct jv *args, size_t argc)
 {
     size_t total = 0;
     struct jv_list *out;
 
-    for (size_t i = 0; i < args->count; i++)
-        total += args->items[i].type == JV_ARRAY ? jv_array_len(&args->items[i]) : 1;
+    for (size_t i = 0; i < argc; i++)
+        total += args[i].type == JV_ARRAY ? jv_array_len(&args[i]) : 1;
     out = jv_list_new(ev->arena, total);
     if (out == NULL)
         return fail(ev, EVAL_LIMIT, "out of memory");
     out->count = 0;
-    for (size_t i = 0; i < args->count; i++) {
-        const struct jv *a = &args->items[i];
+    for (size_t i = 0; i < argc; i++) {
+        const struct jv *a = &args[i];
         if (a->type != JV_ARRAY) {
             out->items[out->count++] = *a;
             continue;
@@ -1142,16 +1151,16 @@ static struct jv eval_in(struct evaluation *ev, const struct jv *needle, const s
 }
 
 /* Array.prototype.join(""): null and undefined are empty. */
-static struct jv eval_cat(struct evaluation *ev, const struct jv_list *args)
+static struct jv eval_cat(struct evaluation *ev, const struct jv *args, size_t argc)
 {
-    struct jv *parts = arena_alloc(ev->arena, (args->count + 1) * sizeof *parts);
+    struct jv *parts = arena_alloc(ev->arena, (argc + 1) * sizeof *parts);
     size_t total = 0;
     char *out, *p;
 
     if (parts == NULL)
         return fail(ev, EVAL_LIMIT, "out of memory");
-    for (size_t i = 0; i < args->count; i++) {
-        const struct jv *a = &args->items[i];
+    for (size_t i = 0; i < argc; i++) {
+        const struct jv *a = &args[i];
         parts[i] = a->type == JV_NULL || a->type == JV_UNDEFINED ? jv_string("", 0) : jv_to_string(ev->arena, a);
         if (parts[i].type != JV_STRING)
             return fail(ev, EVAL_LIMIT, "out of memory");
@@ -1161,7 +1170,7 @@ static struct jv eval_cat(struct evaluation *ev, const struct jv_list *args)
     if (out == NULL)
         return fail(ev, EVAL_LIMIT, "out of memory");
     p = out;
-    for (size_t i = 0; i < args->count; i++) {
+    for (size_t i = 0; i < argc; i++) {
         memcpy(p, parts[i].u.s.p, parts[i].u.s.len);
         p += parts[i].u.s.len;
     }
@@ -1207,12 +1216,12 @@ static struct jv eval_substr(struct evaluation *ev, const struct jv *source, con
     return jv_string(text.u.s.p + from, to - from);
 }
 
-static struct jv eval_min_max(struct evaluation *ev, const struct jv_list *args, bool is_max)
+static struct jv eval_min_max(struct evaluation *ev, const struct jv *args, size_t argc, bool is_max)
 {
     double result = is_max ? -INFINITY : INFINITY;
 
-    for (size_t i = 0; i < args->count; i++) {
-        double d = jv_to_number(ev->arena, &args->items[i]);
+    for (size_t i = 0; i < argc; i++) {
+        double d = jv_to_number(ev->arena, &args[i]);
         if (isnan(d))
             return jv_number(NAN);
         if (is_max ? (d > result || (d == 0 && result == 0 && !signbit(d))) :
@@ -1222,49 +1231,46 @@ static struct jv eval_min_max(struct evaluation *ev, const struct jv_list *args,
     return jv_number(result);
 }
 
-static struct jv eval_arithmetic(struct evaluation *ev, const struct node *n, const struct jv_list *args)
+static struct jv eval_arithmetic(struct evaluation *ev, const struct node *n, const struct jv *args, size_t argc)
 {
+    struct jv undefined = jv_undefined();
+    const struct jv *a = argc > 0 ? &args[0] : &undefined, *b = argc > 1 ? &args[1] : &undefined;
     double acc;
 
     switch (n->op) {
     case OP_ADD:
         acc = 0;
-        for (size_t i = 0; i < args->count; i++)
-            acc += jv_parse_float(ev->arena, &args->items[i]);
+        for (size_t i = 0; i < argc; i++)
+            acc += jv_parse_float(ev->arena, &args[i]);
         return jv_number(acc);
     case OP_MUL:
-        if (args->count == 0)
+        if (argc == 0)
             return fail(ev, EVAL_ERROR, "* needs at least one argument");
-        if (args->count == 1)
-            return args->items[0];   /* reduce without an initial value */
-        acc = jv_parse_float(ev->arena, &args->items[0]);
-        for (size_t i = 1; i < args->count; i++)
-            acc *= jv_parse_float(ev->arena, &args->items[i]);
+        if (argc == 1)
+            return args[0];   /* reduce without an initial value */
+        acc = jv_parse_float(ev->arena, &args[0]);
+        for (size_t i = 1; i < argc; i++)
+            acc *= jv_parse_float(ev->arena, &args[i]);
         return jv_number(acc);
     case OP_SUB:
-        if (args->count < 2 || args->items[1].type == JV_UNDEFINED) {
-            struct jv undefined = jv_undefined();
-            return jv_number(-jv_to_number(ev->arena, args->count > 0 ? &args->items[0] : &undefined));
-        }
-        return jv_number(jv_to_number(ev->arena, &args->items[0]) - jv_to_number(ev->arena, &args->items[1]));
+        if (b->type == JV_UNDEFINED)
+            return jv_number(-jv_to_number(ev->arena, a));
+        return jv_number(jv_to_number(ev->arena, a) - jv_to_number(ev->arena, b));
     case OP_DIV:
-    case OP_MOD: {
-        struct jv undefined = jv_undefined();
-        double a = jv_to_number(ev->arena, args->count > 0 ? &args->items[0] : &undefined);
-        double b = jv_to_number(ev->arena, args->count > 1 ? &args->items[1] : &undefined);
-        return jv_number(n->op == OP_DIV ? a / b : fmod(a, b));
-    }
+        return jv_number(jv_to_number(ev->arena, a) / jv_to_number(ev->arena, b));
+    case OP_MOD:
+        return jv_number(fmod(jv_to_number(ev->arena, a), jv_to_number(ev->arena, b)));
     default:
         return jv_null();
     }
 }
 
-static struct jv compare_op(struct evaluation *ev, const struct node *n, const struct jv_list *args)
+static struct jv compare_op(struct evaluation *ev, const struct node *n, const struct jv *args, size_t argc)
 {
     struct jv undefined = jv_undefined();
-    const struct jv *a = args->count > 0 ? &args->items[0] : &undefined;
-    const struct jv *b = args->count > 1 ? &args->items[1] : &undefined;
-    const struct jv *c = args->count > 2 ? &args->items[2] : &undefined;
+    const struct jv *a = argc > 0 ? &args[0] : &undefined;
+    const struct jv *b = argc > 1 ? &args[1] : &undefined;
+    const struct jv *c = argc > 2 ? &args[2] : &undefined;
     struct arena *ar = ev->arena;
 
     switch (n->op) {
@@ -1301,9 +1307,6 @@ static struct jv targeting_key(struct evaluation *ev)
 
 static struct jv eval_node(struct evaluation *ev, const struct node *n, const struct scope *scope)
 {
-    struct jv_list *args;
-    struct jv value;
-
     if (++ev->steps > LOGIC_MAX_STEPS)
         return fail(ev, EVAL_LIMIT, "the rule ran more than " STRINGIFY(LOGIC_MAX_STEPS) " steps");
     if (failed(ev))
@@ -1333,17 +1336,30 @@ static struct jv eval_node(struct evaluation *ev, const struct node *n, const st
     default:
         break;
     }
-    /* Everything else takes its arguments evaluated, in order. */
-    args = eval_args(ev, n, scope);
-    if (args == NULL || failed(ev))
+    return eval_eager(ev, n, scope);
+}
+
+/* The operators that take their arguments evaluated, in order. */
+static struct jv eval_eager(struct evaluation *ev, const struct node *n, const struct scope *scope)
+{
+    struct jv on_stack[ARGS_ON_STACK], *args = args_room(ev, n, on_stack), undefined = jv_undefined();
+    size_t argc = n->argc;
+    struct jv_list *list;
+
+    if (args == NULL)
+        return jv_null();
+    eval_args(ev, n, scope, args);
+    if (failed(ev))
         return jv_null();
     switch (n->op) {
     case OP_ARRAY:
-        return jv_array(args);
+        if ((list = jv_list_new(ev->arena, argc)) == NULL)
+            return fail(ev, EVAL_LIMIT, "out of memory");
+        memcpy(list->items, args, argc * sizeof *args);
+        return jv_array(list);
     case OP_NOT:
     case OP_TRUTHY:
-        value = args->count > 0 ? args->items[0] : jv_undefined();
-        return jv_bool(jv_truthy(&value) == (n->op == OP_TRUTHY));
+        return jv_bool(jv_truthy(argc > 0 ? &args[0] : &undefined) == (n->op == OP_TRUTHY));
     case OP_EQ:
     case OP_STRICT_EQ:
     case OP_NE:
@@ -1352,43 +1368,36 @@ static struct jv eval_node(struct evaluation *ev, const struct node *n, const st
     case OP_LE:
     case OP_GT:
     case OP_GE:
-        return compare_op(ev, n, args);
+        return compare_op(ev, n, args, argc);
     case OP_MAX:
     case OP_MIN:
-        return eval_min_max(ev, args, n->op == OP_MAX);
+        return eval_min_max(ev, args, argc, n->op == OP_MAX);
     case OP_ADD:
     case OP_SUB:
     case OP_MUL:
     case OP_DIV:
     case OP_MOD:
-        return eval_arithmetic(ev, n, args);
+        return eval_arithmetic(ev, n, args, argc);
     case OP_MERGE:
-        return eval_merge(ev, args);
-    case OP_IN: {
-        struct jv undefined = jv_undefined();
-        return eval_in(ev, args->count > 0 ? &args->items[0] : &undefined,
-                       args->count > 1 ? &args->items[1] : &undefined);
-    }
+        return eval_merge(ev, args, argc);
+    case OP_IN:
+        return eval_in(ev, argc > 0 ? &args[0] : &undefined, argc > 1 ? &args[1] : &undefined);
     case OP_CAT:
-        return eval_cat(ev, args);
-    case OP_SUBSTR: {
-        struct jv undefined = jv_undefined();
-        return eval_substr(ev, args->count > 0 ? &args->items[0] : &undefined,
-                           args->count > 1 ? &args->items[1] : &undefined,
-                           args->count > 2 ? &args->items[2] : &undefined);
-    }
+        return eval_cat(ev, args, argc);
+    case OP_SUBSTR:
+        return eval_substr(ev, argc > 0 ? &args[0] : &undefined, argc > 1 ? &args[1] : &undefined,
+                           argc > 2 ? &args[2] : &undefined);
     case OP_LOG:
-        return args->count > 0 ? args->items[0] : jv_undefined();
+        return argc > 0 ? args[0] : undefined;
     case OP_STARTS_WITH:
-        return flagd_starts_with(args->items, args->count);
+        return flagd_starts_with(args, argc);
     case OP_ENDS_WITH:
-        return flagd_ends_with(args->items, args->count);
+        return flagd_ends_with(args, argc);
     case OP_SEM_VER:
-        return flagd_sem_ver(ev->arena, args->items, args->count);
+        return flagd_sem_ver(ev->arena, args, argc);
     case OP_FRACTIONAL: {
         struct jv key = targeting_key(ev);
-        return flagd_fractional(ev->arena, args->items, args->count, &key, ev->input->flag_key,
-                                ev->input->flag_key_len);
+        return flagd_fractional(ev->arena, args, argc, &key, ev->input->flag_key, ev->input->flag_key_len);
     }
     default:
         return fail(ev, EVAL_ERROR, "unknown operator");

@@ -109,6 +109,12 @@ bool http_content_type_is(const struct http_request *req, const char *media_type
  * (NUL-terminated). 1 when found, 0 when absent, -1 when longer than
  * buflen - 1. */
 int http_query_param(const struct http_request *req, const char *key, char *buf, size_t buflen, size_t *len);
+/* Walks the query's parameters in order: each call percent-decodes the next
+ * name and value into the buffers (NUL-terminated) and returns 1; 0 at the
+ * end; -1 for a parameter longer than its buffer (the walk can go on).
+ * *pos starts at 0. */
+int http_query_next(const struct http_request *req, size_t *pos, char *name, size_t name_cap, size_t *name_len,
+                    char *value, size_t value_cap, size_t *value_len);
 
 /* ---- answering it: exactly one of these, once, from any thread ---------- */
 

@@ -605,3 +605,31 @@ int http_query_param(const struct http_request *req, const char *key, char *buf,
     }
     return 0;
 }
+
+int http_query_next(const struct http_request *req, size_t *pos, char *name, size_t name_cap, size_t *name_len,
+                    char *value, size_t value_cap, size_t *value_len)
+{
+    const char *p, *end, *pair_end, *eq;
+
+    for (;;) {
+        if (req->query == NULL || *pos >= req->query_len)
+            return 0;
+        p = req->query + *pos;
+        end = req->query + req->query_len;
+        pair_end = memchr(p, '&', (size_t)(end - p));
+        if (pair_end == NULL)
+            pair_end = end;
+        *pos = (size_t)(pair_end - req->query) + 1;
+        if (pair_end > p)
+            break;   /* empty pairs ("a=1&&b=2") are skipped */
+    }
+    eq = memchr(p, '=', (size_t)(pair_end - p));
+    if (eq == NULL)
+        eq = pair_end;
+    if ((size_t)(eq - p) >= name_cap || (size_t)(pair_end - (eq < pair_end ? eq + 1 : pair_end)) >= value_cap)
+        return -1;
+    *name_len = text_percent_decode(p, (size_t)(eq - p), name);
+    *value_len = text_percent_decode(eq < pair_end ? eq + 1 : pair_end,
+                                     (size_t)(pair_end - (eq < pair_end ? eq + 1 : pair_end)), value);
+    return 1;
+}

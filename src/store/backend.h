@@ -27,6 +27,14 @@ struct store_backend {
     enum store_status (*flag_delete)(struct store_conn *conn, const char *name);
     enum store_status (*flag_load_all)(struct store_conn *conn, store_flag_fn fn, void *ctx);
     enum store_status (*flag_get)(struct store_conn *conn, const char *name, struct flag **out);
+    enum store_status (*flagset_load)(struct store_conn *conn, struct flagset **out);
+    enum store_status (*evaluator_put)(struct store_conn *conn, const char *name, const char *rule,
+                                       int64_t *version);
+    enum store_status (*evaluator_delete)(struct store_conn *conn, const char *name);
+    enum store_status (*metadata_put)(struct store_conn *conn, const char *metadata);
+    enum store_status (*begin)(struct store_conn *conn);
+    enum store_status (*commit)(struct store_conn *conn);
+    void (*rollback)(struct store_conn *conn);
     /* Optional change feed; NULL where the backend has none. */
     enum store_status (*listen)(struct store_conn *conn);
     int (*listen_fd)(struct store_conn *conn);

@@ -41,6 +41,7 @@
  * statement_timeout is set after connecting, so it always applies.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
@@ -56,6 +57,10 @@
  * constant, the same in every ToggleMaster build. */
 #define MIGRATION_LOCK_KEY "7311984202"
 #define CHANGE_CHANNEL "togglemaster_flags"
+/* Evaluators and flag-set metadata: a channel of their own, so that an
+ * instance of an earlier version (which listens only to the flags') never
+ * takes one of these for a flag name. */
+#define FLAGSET_CHANNEL "togglemaster_flagset"
 /* "<instance id> <name>": names reach the store validated or as looked up
  * (at most FLAG_STORED_NAME_MAX bytes); PostgreSQL allows payloads up to
  * 8000 bytes. */
@@ -73,14 +78,19 @@
 #define KEEPALIVE_COUNT "3"
 
 enum pg_statement {
-    STMT_CREATE, STMT_UPDATE, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_COUNT
+    STMT_CREATE, STMT_UPDATE, STMT_VERSION, STMT_DELETE, STMT_LOAD_ALL, STMT_GET,
+    STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_COUNT
 };
 
 /* Not prepared: preparing would fail while the table does not exist yet. */
 #define SCHEMA_VERSION_SQL "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
 
-/* The columns of a flag row, in the order row_from_result() reads them. */
-#define FLAG_COLUMNS "id, name, is_enabled"
+/* Timestamps as RFC 3339 text in UTC, to the millisecond. */
+#define RFC3339(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* The columns of a flag row, in the order flag_from_result() reads them. */
+#define FLAG_COLUMNS "id, name, is_enabled, document, version, " RFC3339("created_at") ", " RFC3339("updated_at")
+#define NOTIFY_FLAG "pg_notify('" CHANGE_CHANNEL "', "
+#define NOTIFY_FLAGSET "pg_notify('" FLAGSET_CHANNEL "', "
 
 static const struct {
     const char *name;
@@ -89,16 +99,35 @@ static const struct {
 } statements[STMT_COUNT] = {
     /* The last parameter of each write is the notification payload. */
     [STMT_CREATE] = {"tm_create",
-                     "WITH w AS (INSERT INTO flags(name, is_enabled) VALUES($1, $2) RETURNING " FLAG_COLUMNS ")"
-                     " SELECT " FLAG_COLUMNS ", pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
+                     "WITH w AS (INSERT INTO flags(name, is_enabled, document) VALUES($1, $2, $3) RETURNING *)"
+                     " SELECT " FLAG_COLUMNS ", " NOTIFY_FLAG "$4) FROM w", 4},
     [STMT_UPDATE] = {"tm_update",
-                     "WITH w AS (UPDATE flags SET is_enabled = $2 WHERE name = $1 RETURNING " FLAG_COLUMNS ")"
-                     " SELECT " FLAG_COLUMNS ", pg_notify('" CHANGE_CHANNEL "', $3) FROM w", 3},
+                     "WITH w AS (UPDATE flags SET is_enabled = $2, document = COALESCE($3, document),"
+                     " version = version + 1, updated_at = now()"
+                     " WHERE name = $1 AND ($4::bigint = 0 OR version = $4::bigint) RETURNING *)"
+                     " SELECT " FLAG_COLUMNS ", " NOTIFY_FLAG "$5) FROM w", 5},
+    [STMT_VERSION] = {"tm_version", "SELECT version FROM flags WHERE name = $1", 1},
     [STMT_DELETE] = {"tm_delete",
                      "WITH w AS (DELETE FROM flags WHERE name = $1 RETURNING id)"
-                     " SELECT id, pg_notify('" CHANGE_CHANNEL "', $2) FROM w", 2},
+                     " SELECT id, " NOTIFY_FLAG "$2) FROM w", 2},
     [STMT_LOAD_ALL] = {"tm_load_all", "SELECT " FLAG_COLUMNS " FROM flags", 0},
     [STMT_GET] = {"tm_get", "SELECT " FLAG_COLUMNS " FROM flags WHERE name = $1", 1},
+    /* One statement, so one consistent read of both tables. */
+    [STMT_FLAGSET] = {"tm_flagset",
+                      "SELECT 'e', name, rule, version, " RFC3339("updated_at") " FROM evaluators"
+                      " UNION ALL SELECT 'm', key, value, 0, NULL FROM catalog_settings WHERE key = 'metadata'", 0},
+    [STMT_EVALUATOR_PUT] = {"tm_evaluator_put",
+                            "WITH w AS (INSERT INTO evaluators(name, rule) VALUES($1, $2)"
+                            " ON CONFLICT (name) DO UPDATE SET rule = EXCLUDED.rule,"
+                            " version = evaluators.version + 1, updated_at = now() RETURNING version)"
+                            " SELECT version, " NOTIFY_FLAGSET "$3) FROM w", 3},
+    [STMT_EVALUATOR_DELETE] = {"tm_evaluator_delete",
+                               "WITH w AS (DELETE FROM evaluators WHERE name = $1 RETURNING name)"
+                               " SELECT name, " NOTIFY_FLAGSET "$2) FROM w", 2},
+    [STMT_METADATA_PUT] = {"tm_metadata_put",
+                           "WITH w AS (INSERT INTO catalog_settings(key, value) VALUES('metadata', $1)"
+                           " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
+                           " RETURNING key) SELECT key, " NOTIFY_FLAGSET "$2) FROM w", 2},
 };
 
 struct pg_conn {
@@ -106,6 +135,7 @@ struct pg_conn {
     PGconn *pg;
     bool prepared;        /* statements prepared on this PGconn */
     bool listening;       /* LISTEN issued on this PGconn */
+    bool in_transaction;  /* between store_begin and commit or rollback */
     bool timed_out;       /* the last query got no answer in time */
     char application_name[64];
 };
@@ -254,8 +284,11 @@ static int query(struct pg_conn *c, const char *what, const char *statement, boo
 {
     PGresult *res;
     ExecStatusType status;
-    int sent = prepared ? PQsendQueryPrepared(c->pg, statement, nparams, params, NULL, NULL, 0)
-                        : PQsendQueryParams(c->pg, statement, nparams, NULL, params, NULL, NULL, 0);
+    /* Without parameters, the simple protocol: it takes several statements
+     * at once (migrations, LISTEN on two channels). */
+    int sent = prepared      ? PQsendQueryPrepared(c->pg, statement, nparams, params, NULL, NULL, 0)
+               : nparams > 0 ? PQsendQueryParams(c->pg, statement, nparams, NULL, params, NULL, NULL, 0)
+                             : PQsendQuery(c->pg, statement);
 
     *st = await_sent(c, what, sent, &res);
     if (*st != STORE_OK)
@@ -379,7 +412,14 @@ static enum store_status run(struct pg_conn *c, enum pg_statement which, const c
     const char *what = statements[which].name + 3;   /* without "tm_" */
 
     for (int attempt = 0;; attempt++) {
-        enum store_status st = ensure_connected(c);
+        enum store_status st;
+
+        if (c->in_transaction && !connection_ok(c)) {
+            /* Reconnecting would run the rest outside the transaction. */
+            store_set_error(&c->base, "postgres %s: the transaction was lost with its connection", what);
+            return STORE_UNAVAILABLE;
+        }
+        st = ensure_connected(c);
 
         if (st == STORE_OK && !c->prepared)
             st = prepare_all(c);
@@ -387,9 +427,15 @@ static enum store_status run(struct pg_conn *c, enum pg_statement which, const c
             return st;
         if (query(c, what, statements[which].name, true, statements[which].nparams, params, out, &st) == 0)
             return STORE_OK;
-        if (!(st == STORE_UNAVAILABLE && c->pg == NULL && !c->timed_out && repeatable && attempt == 0))
+        if (!(st == STORE_UNAVAILABLE && c->pg == NULL && !c->timed_out && repeatable && attempt == 0) ||
+            c->in_transaction)
             return st;
     }
+}
+
+static const char *value_or_null(PGresult *res, int i, int column)
+{
+    return PQgetisnull(res, i, column) ? NULL : PQgetvalue(res, i, column);
 }
 
 /* A committed flag from row i of res, whose first columns are FLAG_COLUMNS. */
@@ -399,9 +445,13 @@ static enum store_status flag_from_result(struct pg_conn *c, PGresult *res, int 
         .id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
         .name = PQgetvalue(res, i, 1),
         .is_enabled = PQgetvalue(res, i, 2)[0] == 't',
+        .document = value_or_null(res, i, 3),
+        .version = strtoll(PQgetvalue(res, i, 4), NULL, 10),
+        .created_at = value_or_null(res, i, 5),
+        .updated_at = value_or_null(res, i, 6),
     };
 
-    *out = flag_create(&row);
+    *out = flag_create(&row, NULL);
     if (*out == NULL) {
         store_set_error(&c->base, "out of memory reading a flag");
         return STORE_ERROR;
@@ -496,33 +546,65 @@ static enum store_status pg_schema_version(struct store_conn *conn, int *version
     return st;
 }
 
-/* A write whose returned row (FLAG_COLUMNS) is the flag as committed; no
- * row means no flag of that name. */
-static enum store_status write_flag(struct pg_conn *c, enum pg_statement which, const struct flag_row *in,
-                                    bool repeatable, struct flag **out)
+static void notify_payload(struct pg_conn *c, char *payload, const char *name)
 {
+    snprintf(payload, NOTIFY_PAYLOAD_MAX, "%s %s", c->base.store->instance_id, name);
+}
+
+/* A write whose returned row (FLAG_COLUMNS) is the flag as committed. */
+static enum store_status pg_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
     char payload[NOTIFY_PAYLOAD_MAX];
-    const char *params[3] = {in->name, in->is_enabled ? "true" : "false", payload};
+    const char *params[4] = {in->name, in->is_enabled ? "true" : "false", in->document, payload};
     PGresult *res;
     enum store_status st;
 
-    snprintf(payload, sizeof payload, "%s %s", c->base.store->instance_id, in->name);
-    st = run(c, which, params, repeatable, &res);
+    notify_payload(c, payload, in->name);
+    st = run(c, STMT_CREATE, params, false, &res);
     if (st != STORE_OK)
         return st;
-    st = PQntuples(res) > 0 ? flag_from_result(c, res, 0, out) : STORE_NOT_FOUND;
+    st = PQntuples(res) > 0 ? flag_from_result(c, res, 0, out) : STORE_ERROR;
     PQclear(res);
     return st;
 }
 
-static enum store_status pg_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
+/* An update that changed no row: no such flag, or not at the expected
+ * version. */
+static enum store_status missing_or_stale(struct pg_conn *c, const char *name)
 {
-    return write_flag((struct pg_conn *)conn, STMT_CREATE, in, false, out);
+    const char *params[1] = {name};
+    PGresult *res;
+    enum store_status st = run(c, STMT_VERSION, params, true, &res);
+
+    if (st != STORE_OK)
+        return st;
+    st = PQntuples(res) > 0 ? STORE_STALE : STORE_NOT_FOUND;
+    PQclear(res);
+    return st;
 }
 
 static enum store_status pg_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
-    return write_flag((struct pg_conn *)conn, STMT_UPDATE, in, true, out);
+    struct pg_conn *c = (struct pg_conn *)conn;
+    char payload[NOTIFY_PAYLOAD_MAX], expect[24];
+    const char *params[5] = {in->name, in->is_enabled ? "true" : "false", in->document, expect, payload};
+    PGresult *res;
+    enum store_status st;
+
+    snprintf(expect, sizeof expect, "%lld", (long long)in->expect_version);
+    notify_payload(c, payload, in->name);
+    /* Repeatable only when it is not conditional: a repeated counting-up
+     * would otherwise find its own first attempt as a newer version. */
+    st = run(c, STMT_UPDATE, params, in->expect_version == 0, &res);
+    if (st != STORE_OK)
+        return st;
+    if (PQntuples(res) > 0)
+        st = flag_from_result(c, res, 0, out);
+    else
+        st = in->expect_version != 0 ? missing_or_stale(c, in->name) : STORE_NOT_FOUND;
+    PQclear(res);
+    return st;
 }
 
 static enum store_status pg_flag_delete(struct store_conn *conn, const char *name)
@@ -533,7 +615,7 @@ static enum store_status pg_flag_delete(struct store_conn *conn, const char *nam
     PGresult *res;
     enum store_status st;
 
-    snprintf(payload, sizeof payload, "%s %s", c->base.store->instance_id, name);
+    notify_payload(c, payload, name);
     st = run(c, STMT_DELETE, params, false, &res);
     if (st != STORE_OK)
         return st;
@@ -577,6 +659,130 @@ static enum store_status pg_flag_get(struct store_conn *conn, const char *name, 
     return st;
 }
 
+/* ---- the flag set ------------------------------------------------------ */
+
+static enum store_status pg_flagset_load(struct store_conn *conn, struct flagset **out)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    struct flagset *set;
+    PGresult *res;
+    enum store_status st = run(c, STMT_FLAGSET, NULL, true, &res);
+
+    if (st != STORE_OK)
+        return st;
+    set = flagset_create();
+    for (int i = 0, n = PQntuples(res); set != NULL && i < n; i++) {
+        json_t *value = json_loads(PQgetvalue(res, i, 2), JSON_DECODE_ANY, NULL);
+        int rc;
+        if (value == NULL)
+            continue;   /* not JSON: not ours; a $ref to it stays unresolved */
+        if (PQgetvalue(res, i, 0)[0] == 'e')
+            rc = flagset_add(set, PQgetvalue(res, i, 1), value, strtoll(PQgetvalue(res, i, 3), NULL, 10),
+                             value_or_null(res, i, 4));
+        else
+            rc = json_is_object(value) ? flagset_set_metadata(set, value) : 0;
+        json_decref(value);
+        if (rc != 0) {
+            flagset_unref(set);
+            set = NULL;
+        }
+    }
+    PQclear(res);
+    if (set == NULL) {
+        store_set_error(conn, "out of memory reading the flag set");
+        return STORE_ERROR;
+    }
+    *out = set;
+    return STORE_OK;
+}
+
+/* A flag-set write whose row count says whether it found its target. */
+static enum store_status flagset_write(struct pg_conn *c, enum pg_statement which, const char *first,
+                                       const char *second, PGresult **out)
+{
+    char payload[NOTIFY_PAYLOAD_MAX];
+    const char *params[3] = {first, second, payload};
+    PGresult *res;
+    enum store_status st;
+
+    notify_payload(c, payload, "");
+    if (statements[which].nparams == 2)
+        params[1] = payload;
+    st = run(c, which, params, false, &res);
+    if (st != STORE_OK)
+        return st;
+    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
+    if (out != NULL && st == STORE_OK)
+        *out = res;
+    else
+        PQclear(res);
+    return st;
+}
+
+static enum store_status pg_evaluator_put(struct store_conn *conn, const char *name, const char *rule,
+                                          int64_t *version)
+{
+    PGresult *res;
+    enum store_status st = flagset_write((struct pg_conn *)conn, STMT_EVALUATOR_PUT, name, rule, &res);
+
+    if (st == STORE_OK) {
+        *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
+    return st;
+}
+
+static enum store_status pg_evaluator_delete(struct store_conn *conn, const char *name)
+{
+    return flagset_write((struct pg_conn *)conn, STMT_EVALUATOR_DELETE, name, NULL, NULL);
+}
+
+static enum store_status pg_metadata_put(struct store_conn *conn, const char *metadata)
+{
+    return flagset_write((struct pg_conn *)conn, STMT_METADATA_PUT, metadata, NULL, NULL);
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+static enum store_status pg_begin(struct store_conn *conn)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    enum store_status st = ensure_connected(c);
+
+    if (st == STORE_OK && !c->prepared)
+        st = prepare_all(c);
+    if (st != STORE_OK || exec_simple(c, "begin", "BEGIN", &st) != 0)
+        return st;
+    c->in_transaction = true;
+    return STORE_OK;
+}
+
+static enum store_status pg_commit(struct store_conn *conn)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    enum store_status st;
+
+    if (!c->in_transaction || !connection_ok(c)) {
+        c->in_transaction = false;
+        store_set_error(conn, "postgres commit: the transaction was lost with its connection");
+        return STORE_UNAVAILABLE;
+    }
+    c->in_transaction = false;
+    if (exec_simple(c, "commit", "COMMIT", &st) != 0)
+        return st;
+    return STORE_OK;
+}
+
+static void pg_rollback(struct store_conn *conn)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    enum store_status ignored;
+
+    if (c->in_transaction && connection_ok(c))
+        exec_simple(c, "rollback", "ROLLBACK", &ignored);
+    c->in_transaction = false;
+}
+
 static enum store_status pg_listen(struct store_conn *conn)
 {
     struct pg_conn *c = (struct pg_conn *)conn;
@@ -584,7 +790,7 @@ static enum store_status pg_listen(struct store_conn *conn)
 
     if (st != STORE_OK)
         return st;
-    if (exec_simple(c, "listen", "LISTEN " CHANGE_CHANNEL, &st) != 0)
+    if (exec_simple(c, "listen", "LISTEN " CHANGE_CHANNEL "; LISTEN " FLAGSET_CHANNEL, &st) != 0)
         return st;
     c->listening = true;
     return STORE_OK;
@@ -616,8 +822,10 @@ static enum store_status pg_drain_changes(struct store_conn *conn, store_change_
         const char *payload = note->extra, *space = strchr(payload, ' ');
         bool own = space != NULL && (size_t)(space - payload) == self_len &&
                    strncmp(payload, self, self_len) == 0;
-        if (!own)
-            fn(ctx, space != NULL ? space + 1 : payload);
+        if (!own && strcmp(note->relname, FLAGSET_CHANNEL) == 0)
+            fn(ctx, STORE_CHANGE_FLAGSET, "");
+        else if (!own)
+            fn(ctx, STORE_CHANGE_FLAG, space != NULL ? space + 1 : payload);
         PQfreemem(note);
     }
     return STORE_OK;
@@ -638,6 +846,13 @@ const struct store_backend store_postgres_backend = {
     .flag_delete = pg_flag_delete,
     .flag_load_all = pg_flag_load_all,
     .flag_get = pg_flag_get,
+    .flagset_load = pg_flagset_load,
+    .evaluator_put = pg_evaluator_put,
+    .evaluator_delete = pg_evaluator_delete,
+    .metadata_put = pg_metadata_put,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
     .listen = pg_listen,
     .listen_fd = pg_listen_fd,
     .drain_changes = pg_drain_changes,

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <sys/stat.h>
 
 #include "../flag.h"
@@ -29,19 +30,38 @@
 #include "migrations.h"
 
 enum sqlite_statement {
-    STMT_CREATE, STMT_UPDATE, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_SCHEMA_VERSION, STMT_COUNT
+    STMT_CREATE, STMT_UPDATE, STMT_VERSION, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_SCHEMA_VERSION,
+    STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_COUNT
 };
 
+/* Timestamps: stored as "YYYY-MM-DD HH:MM:SS[.SSS]" in UTC (what
+ * CURRENT_TIMESTAMP writes), shown as RFC 3339. */
+#define NOW "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+#define RFC3339(column) "strftime('%Y-%m-%dT%H:%M:%fZ', " column ")"
 /* The columns of a flag row, in the order flag_from_row() reads them. */
-#define FLAG_COLUMNS "id, name, is_enabled"
+#define FLAG_COLUMNS "id, name, is_enabled, document, version, " RFC3339("created_at") ", " \
+                     RFC3339("COALESCE(updated_at, created_at)")
 
 static const char *const statement_sql[STMT_COUNT] = {
-    [STMT_CREATE] = "INSERT INTO flags(name, is_enabled) VALUES(?1, ?2) RETURNING " FLAG_COLUMNS,
-    [STMT_UPDATE] = "UPDATE flags SET is_enabled = ?2 WHERE name = ?1 RETURNING " FLAG_COLUMNS,
+    [STMT_CREATE] = "INSERT INTO flags(name, is_enabled, document, created_at, updated_at)"
+                    " VALUES(?1, ?2, ?3, " NOW ", " NOW ") RETURNING " FLAG_COLUMNS,
+    [STMT_UPDATE] = "UPDATE flags SET is_enabled = ?2, document = COALESCE(?3, document),"
+                    " version = version + 1, updated_at = " NOW
+                    " WHERE name = ?1 AND (?4 = 0 OR version = ?4) RETURNING " FLAG_COLUMNS,
+    [STMT_VERSION] = "SELECT version FROM flags WHERE name = ?1",
     [STMT_DELETE] = "DELETE FROM flags WHERE name = ?1 RETURNING id",
     [STMT_LOAD_ALL] = "SELECT " FLAG_COLUMNS " FROM flags",
     [STMT_GET] = "SELECT " FLAG_COLUMNS " FROM flags WHERE name = ?1",
     [STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+    [STMT_FLAGSET] = "SELECT 'e', name, rule, version, " RFC3339("updated_at") " FROM evaluators"
+                     " UNION ALL SELECT 'm', key, value, 0, NULL FROM catalog_settings WHERE key = 'metadata'",
+    [STMT_EVALUATOR_PUT] = "INSERT INTO evaluators(name, rule, updated_at) VALUES(?1, ?2, " NOW ")"
+                           " ON CONFLICT(name) DO UPDATE SET rule = excluded.rule,"
+                           " version = evaluators.version + 1, updated_at = excluded.updated_at RETURNING version",
+    [STMT_EVALUATOR_DELETE] = "DELETE FROM evaluators WHERE name = ?1 RETURNING name",
+    [STMT_METADATA_PUT] = "INSERT INTO catalog_settings(key, value, updated_at) VALUES('metadata', ?1, " NOW ")"
+                          " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+                          " updated_at = excluded.updated_at RETURNING key",
 };
 
 struct sqlite_conn {
@@ -265,9 +285,13 @@ static enum store_status flag_from_row(struct sqlite_conn *c, sqlite3_stmt *stmt
         .id = sqlite3_column_int64(stmt, 0),
         .name = (const char *)sqlite3_column_text(stmt, 1),
         .is_enabled = sqlite3_column_int(stmt, 2) != 0,
+        .document = (const char *)sqlite3_column_text(stmt, 3),
+        .version = sqlite3_column_int64(stmt, 4),
+        .created_at = (const char *)sqlite3_column_text(stmt, 5),
+        .updated_at = (const char *)sqlite3_column_text(stmt, 6),
     };
 
-    *out = row.name ? flag_create(&row) : NULL;
+    *out = row.name ? flag_create(&row, NULL) : NULL;
     if (*out == NULL) {
         store_set_error(&c->base, "sqlite: out of memory reading a flag");
         return STORE_ERROR;
@@ -296,27 +320,41 @@ static enum store_status step_one(struct sqlite_conn *c, sqlite3_stmt *stmt, con
     return st;
 }
 
-static enum store_status write_flag(struct sqlite_conn *c, enum sqlite_statement which, const char *what,
-                                    const struct flag_row *in, struct flag **out)
+static enum store_status sqlite_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
     sqlite3_stmt *stmt;
-    enum store_status st = statement(c, which, &stmt);
+    enum store_status st = statement(c, STMT_CREATE, &stmt);
 
     if (st != STORE_OK)
         return st;
     sqlite3_bind_text(stmt, 1, in->name, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, in->is_enabled);
-    return step_one(c, stmt, what, out);
-}
-
-static enum store_status sqlite_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
-{
-    return write_flag((struct sqlite_conn *)conn, STMT_CREATE, "create", in, out);
+    if (in->document != NULL)
+        sqlite3_bind_text(stmt, 3, in->document, -1, SQLITE_STATIC);
+    return step_one(c, stmt, "create", out);
 }
 
 static enum store_status sqlite_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
-    return write_flag((struct sqlite_conn *)conn, STMT_UPDATE, "update", in, out);
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_UPDATE, &stmt);
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, in->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, in->is_enabled);
+    if (in->document != NULL)
+        sqlite3_bind_text(stmt, 3, in->document, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, in->expect_version);
+    st = step_one(c, stmt, "update", out);
+    if (st == STORE_NOT_FOUND && in->expect_version != 0 && statement(c, STMT_VERSION, &stmt) == STORE_OK) {
+        sqlite3_bind_text(stmt, 1, in->name, -1, SQLITE_STATIC);
+        if (step_one(c, stmt, "version", NULL) == STORE_OK)
+            st = STORE_STALE;   /* the flag is there, at another version */
+    }
+    return st;
 }
 
 /* A statement whose only parameter is the flag name. */
@@ -377,6 +415,128 @@ static enum store_status sqlite_flag_get(struct store_conn *conn, const char *na
     return by_name(conn, STMT_GET, "get", name, out);
 }
 
+/* ---- the flag set -------------------------------------------------------- */
+
+static enum store_status sqlite_flagset_load(struct store_conn *conn, struct flagset **out)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_FLAGSET, &stmt);
+    struct flagset *set;
+    int rc = SQLITE_DONE;
+
+    if (st != STORE_OK)
+        return st;
+    set = flagset_create();
+    while (set != NULL && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(stmt, 0);
+        const char *name = (const char *)sqlite3_column_text(stmt, 1);
+        const char *text = (const char *)sqlite3_column_text(stmt, 2);
+        json_t *value = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+        int failed = 0;
+        if (value == NULL || name == NULL || kind == NULL)
+            ;   /* not JSON: not ours; a $ref to it stays unresolved */
+        else if (kind[0] == 'e')
+            failed = flagset_add(set, name, value, sqlite3_column_int64(stmt, 3),
+                                 (const char *)sqlite3_column_text(stmt, 4));
+        else if (json_is_object(value))
+            failed = flagset_set_metadata(set, value);
+        json_decref(value);
+        if (failed) {
+            flagset_unref(set);
+            set = NULL;
+        }
+    }
+    if (set == NULL) {
+        sqlite3_reset(stmt);
+        store_set_error(conn, "sqlite: out of memory reading the flag set");
+        return STORE_ERROR;
+    }
+    if (rc != SQLITE_DONE) {
+        flagset_unref(set);
+        st = fail(c, rc, "flag set");
+        sqlite3_reset(stmt);
+        return st;
+    }
+    sqlite3_reset(stmt);
+    *out = set;
+    return STORE_OK;
+}
+
+/* Runs a flag-set write whose RETURNING row says it found its target; the
+ * row's first column (an integer) goes to *first when not NULL. */
+static enum store_status flagset_write(struct sqlite_conn *c, enum sqlite_statement which, const char *what,
+                                       const char *a, const char *b, int64_t *first)
+{
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, which, &stmt);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, a, -1, SQLITE_STATIC);
+    if (b != NULL)
+        sqlite3_bind_text(stmt, 2, b, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    st = rc == SQLITE_ROW ? STORE_OK : STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW && first != NULL)
+        *first = sqlite3_column_int64(stmt, 0);
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        st = fail(c, rc, what);
+    sqlite3_reset(stmt);
+    return st;
+}
+
+static enum store_status sqlite_evaluator_put(struct store_conn *conn, const char *name, const char *rule,
+                                              int64_t *version)
+{
+    return flagset_write((struct sqlite_conn *)conn, STMT_EVALUATOR_PUT, "evaluator", name, rule, version);
+}
+
+static enum store_status sqlite_evaluator_delete(struct store_conn *conn, const char *name)
+{
+    return flagset_write((struct sqlite_conn *)conn, STMT_EVALUATOR_DELETE, "evaluator", name, NULL, NULL);
+}
+
+static enum store_status sqlite_metadata_put(struct store_conn *conn, const char *metadata)
+{
+    return flagset_write((struct sqlite_conn *)conn, STMT_METADATA_PUT, "metadata", metadata, NULL, NULL);
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+static enum store_status exec_plain(struct sqlite_conn *c, const char *sql, const char *what)
+{
+    enum store_status st = ensure_open(c);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : fail(c, rc, what);
+}
+
+static enum store_status sqlite_begin(struct store_conn *conn)
+{
+    /* IMMEDIATE: take the write lock now, not at the first write. */
+    return exec_plain((struct sqlite_conn *)conn, "BEGIN IMMEDIATE", "begin");
+}
+
+static enum store_status sqlite_commit(struct store_conn *conn)
+{
+    return exec_plain((struct sqlite_conn *)conn, "COMMIT", "commit");
+}
+
+static void sqlite_rollback(struct store_conn *conn)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+
+    if (c->db != NULL && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* No change feed: one process owns the file, so every write is local. */
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
@@ -394,4 +554,11 @@ const struct store_backend store_sqlite_backend = {
     .flag_delete = sqlite_flag_delete,
     .flag_load_all = sqlite_flag_load_all,
     .flag_get = sqlite_flag_get,
+    .flagset_load = sqlite_flagset_load,
+    .evaluator_put = sqlite_evaluator_put,
+    .evaluator_delete = sqlite_evaluator_delete,
+    .metadata_put = sqlite_metadata_put,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
 };

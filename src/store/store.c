@@ -114,6 +114,42 @@ enum store_status store_flag_get(struct store_conn *conn, const char *name, stru
     return conn->store->backend->flag_get(conn, name, out);
 }
 
+enum store_status store_flagset_load(struct store_conn *conn, struct flagset **out)
+{
+    return conn->store->backend->flagset_load(conn, out);
+}
+
+enum store_status store_evaluator_put(struct store_conn *conn, const char *name, const char *rule,
+                                      int64_t *version)
+{
+    return conn->store->backend->evaluator_put(conn, name, rule, version);
+}
+
+enum store_status store_evaluator_delete(struct store_conn *conn, const char *name)
+{
+    return conn->store->backend->evaluator_delete(conn, name);
+}
+
+enum store_status store_metadata_put(struct store_conn *conn, const char *metadata)
+{
+    return conn->store->backend->metadata_put(conn, metadata);
+}
+
+enum store_status store_begin(struct store_conn *conn)
+{
+    return conn->store->backend->begin(conn);
+}
+
+enum store_status store_commit(struct store_conn *conn)
+{
+    return conn->store->backend->commit(conn);
+}
+
+void store_rollback(struct store_conn *conn)
+{
+    conn->store->backend->rollback(conn);
+}
+
 enum store_status store_listen(struct store_conn *conn)
 {
     const struct store_backend *b = conn->store->backend;

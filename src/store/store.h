@@ -4,7 +4,8 @@
  * Owns: the choice of backend (SQLite embedded default, PostgreSQL for
  * production), connections, schema migrations and every SQL statement.
  * Nothing outside src/store/ sees SQL or a driver handle. Flags go in as a
- * struct flag_row and come back as the committed struct flag (flag.h).
+ * struct flag_row and come back as the committed struct flag (flag.h); the
+ * evaluators and flag-set metadata come back as one struct flagset.
  *
  * A `struct store` is the shared, immutable description of where the data
  * lives. A `struct store_conn` is one connection, used by one thread at a
@@ -22,6 +23,7 @@
 
 #include "../config.h"
 #include "../flag.h"
+#include "../flagset.h"
 
 enum store_status {
     STORE_OK = 0,
@@ -29,6 +31,8 @@ enum store_status {
     STORE_CONFLICT,      /* a flag with that name exists */
     STORE_UNAVAILABLE,   /* cannot reach the database, or it timed out */
     STORE_ERROR,         /* anything else: a bug or a broken database */
+    STORE_STALE,         /* the flag is not at the version the update expected */
+    STORE_INVALID,       /* the catalog refused the change before it reached the store */
 };
 
 /* Error messages (store_conn_error) are at most this long. */
@@ -66,8 +70,11 @@ enum store_status store_migrate(struct store_conn *conn, int *applied);
 enum store_status store_schema_version(struct store_conn *conn, int *version);
 
 /* Writes return the flag as committed in *out (a new reference) on
- * STORE_OK. Create inserts `in`; update sets the fields of the flag named
- * in->name to those of `in` (STORE_NOT_FOUND when there is none). */
+ * STORE_OK. Create inserts `in` at version 1; update sets is_enabled of the
+ * flag named in->name, its document when in->document is not NULL, counts
+ * its version up and stamps updated_at (STORE_NOT_FOUND when there is no
+ * such flag, STORE_STALE when in->expect_version is not 0 and not its
+ * version). */
 enum store_status store_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out);
 enum store_status store_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out);
 enum store_status store_flag_delete(struct store_conn *conn, const char *name);
@@ -77,14 +84,35 @@ enum store_status store_flag_load_all(struct store_conn *conn, store_flag_fn fn,
  * STORE_NOT_FOUND. */
 enum store_status store_flag_get(struct store_conn *conn, const char *name, struct flag **out);
 
+/* The evaluators and the flag-set metadata, in one consistent read, as a
+ * new set (*out, one reference). */
+enum store_status store_flagset_load(struct store_conn *conn, struct flagset **out);
+/* Creates or replaces an evaluator (rule: its JSON text); *version gets the
+ * committed version (1 when created). */
+enum store_status store_evaluator_put(struct store_conn *conn, const char *name, const char *rule,
+                                      int64_t *version);
+enum store_status store_evaluator_delete(struct store_conn *conn, const char *name);
+/* Replaces the flag-set metadata (an object's JSON text). */
+enum store_status store_metadata_put(struct store_conn *conn, const char *metadata);
+
+/* Transactions: the writes above made between begin and commit commit
+ * together (and publish their changes at commit), or not at all. Nothing
+ * is retried inside one. */
+enum store_status store_begin(struct store_conn *conn);
+enum store_status store_commit(struct store_conn *conn);
+void store_rollback(struct store_conn *conn);
+
 /*
- * Change feed. Every committed write publishes the flag's name in the same
- * transaction (PostgreSQL NOTIFY); other instances listening apply it.
+ * Change feed. Every committed write publishes what it changed in the same
+ * transaction (PostgreSQL NOTIFY): a flag's name, or that the flag set
+ * (evaluators, metadata) changed; other instances listening apply it.
  * Backends without a feed (SQLite: one process owns the file) report no
  * socket. A caller that (re)starts listening must then reload everything,
  * since changes made while it was not listening are not replayed.
  */
-typedef void (*store_change_fn)(void *ctx, const char *name);
+enum store_change { STORE_CHANGE_FLAG, STORE_CHANGE_FLAGSET };
+/* name: the flag's, or "" for the flag set. */
+typedef void (*store_change_fn)(void *ctx, enum store_change kind, const char *name);
 /* Starts listening on conn (connecting if needed). */
 enum store_status store_listen(struct store_conn *conn);
 /* The socket to poll for changes, or -1 when conn is not listening (never

@@ -48,8 +48,13 @@ static void setup(void)
     app.store = store_open_backend(&cfg, &fake_store_backend, err, sizeof err);
     app.snapshots = snapshot_cell_create();
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        struct flag_row row = {.name = names[i], .id = (int64_t)i + 1, .is_enabled = i % 2 == 0};
-        struct flag *f = flag_create(&row);
+        /* The first flag has a targeting rule, for the evaluation routes. */
+        struct flag_row row = {.name = names[i], .id = (int64_t)i + 1, .is_enabled = i % 2 == 0,
+                               .document = i > 0 ? NULL
+                                                 : "{\"variants\":{\"a\":\"x\",\"b\":\"y\"},\"defaultVariant\":\"a\","
+                                                   "\"targeting\":{\"if\":[{\"ends_with\":[{\"var\":\"email\"},\"@acme.com\"]},"
+                                                   "\"b\",{\"fractional\":[[\"a\",10],[\"b\",90]]}]}}"};
+        struct flag *f = flag_create(&row, NULL);
         snapshot_builder_add(b, f);
         flag_unref(f);
         fake_store_remote_write(names[i], i % 2 == 0, true);

@@ -21,6 +21,7 @@
 struct fake_row {
     char name[FLAG_STORED_NAME_MAX + 1];
     int64_t id;
+    int64_t version;
     bool enabled;
 };
 
@@ -95,8 +96,10 @@ static int set_locked(const char *name, int enabled, bool create)
         at = db.count++;
         snprintf(db.rows[at].name, sizeof db.rows[at].name, "%s", name);
         db.rows[at].id = db.next_id++;
+        db.rows[at].version = 0;
     }
     db.rows[at].enabled = enabled != 0;
+    db.rows[at].version++;
     return at;
 }
 
@@ -204,9 +207,10 @@ static enum store_status enter(struct store_conn *conn)
 
 static enum store_status flag_at_locked(struct store_conn *conn, int at, struct flag **out)
 {
-    struct flag_row row = {.name = db.rows[at].name, .id = db.rows[at].id, .is_enabled = db.rows[at].enabled};
+    struct flag_row row = {.name = db.rows[at].name, .id = db.rows[at].id, .is_enabled = db.rows[at].enabled,
+                           .version = db.rows[at].version};
 
-    *out = flag_create(&row);
+    *out = flag_create(&row, NULL);
     if (*out != NULL)
         return STORE_OK;
     store_set_error(conn, "fake: out of memory");
@@ -279,6 +283,11 @@ static enum store_status fake_flag_update(struct store_conn *conn, const struct 
 
     if (st != STORE_OK)
         return st;
+    at = find_locked(in->name);
+    if (at >= 0 && in->expect_version != 0 && db.rows[at].version != in->expect_version) {
+        pthread_mutex_unlock(&db.lock);
+        return STORE_STALE;
+    }
     at = set_locked(in->name, in->is_enabled, false);
     st = at >= 0 ? flag_at_locked(conn, at, out) : STORE_NOT_FOUND;
     pthread_mutex_unlock(&db.lock);
@@ -316,8 +325,9 @@ static enum store_status fake_flag_load_all(struct store_conn *conn, store_flag_
     if (delay > 0)
         usleep((useconds_t)delay * 1000);   /* what was read is now stale */
     for (int i = 0; i < count && st == STORE_OK; i++) {
-        struct flag_row row = {.name = copy[i].name, .id = copy[i].id, .is_enabled = copy[i].enabled};
-        struct flag *flag = flag_create(&row);
+        struct flag_row row = {.name = copy[i].name, .id = copy[i].id, .is_enabled = copy[i].enabled,
+                               .version = copy[i].version};
+        struct flag *flag = flag_create(&row, NULL);
         if (flag == NULL || fn(ctx, flag) != 0)
             st = STORE_ERROR;
         flag_unref(flag);
@@ -370,10 +380,62 @@ static enum store_status fake_drain_changes(struct store_conn *conn, store_chang
         perror("fake_store feed");
     pthread_mutex_unlock(&db.lock);
     for (int i = 0; i < count; i++) {
-        fn(ctx, names[i]);
+        fn(ctx, STORE_CHANGE_FLAG, names[i]);
         free(names[i]);
     }
     return STORE_OK;
+}
+
+/* The flag set: always empty here (the catalog's flag-set path is tested
+ * over HTTP against the real backends). */
+static enum store_status fake_flagset_load(struct store_conn *conn, struct flagset **out)
+{
+    enum store_status st = enter(conn);
+
+    if (st != STORE_OK)
+        return st;
+    pthread_mutex_unlock(&db.lock);
+    *out = flagset_create();
+    return *out ? STORE_OK : STORE_ERROR;
+}
+
+static enum store_status fake_unsupported(struct store_conn *conn)
+{
+    store_set_error(conn, "fake: evaluators are not kept");
+    return STORE_ERROR;
+}
+
+static enum store_status fake_evaluator_put(struct store_conn *conn, const char *name, const char *rule,
+                                            int64_t *version)
+{
+    (void)name;
+    (void)rule;
+    (void)version;
+    return fake_unsupported(conn);
+}
+
+static enum store_status fake_evaluator_delete(struct store_conn *conn, const char *name)
+{
+    (void)name;
+    return fake_unsupported(conn);
+}
+
+static enum store_status fake_metadata_put(struct store_conn *conn, const char *metadata)
+{
+    (void)metadata;
+    return fake_unsupported(conn);
+}
+
+/* Every write commits at once: transactions are a formality here. */
+static enum store_status fake_begin(struct store_conn *conn)
+{
+    (void)conn;
+    return STORE_OK;
+}
+
+static void fake_rollback(struct store_conn *conn)
+{
+    (void)conn;
 }
 
 const struct store_backend fake_store_backend = {
@@ -391,6 +453,13 @@ const struct store_backend fake_store_backend = {
     .flag_delete = fake_flag_delete,
     .flag_load_all = fake_flag_load_all,
     .flag_get = fake_flag_get,
+    .flagset_load = fake_flagset_load,
+    .evaluator_put = fake_evaluator_put,
+    .evaluator_delete = fake_evaluator_delete,
+    .metadata_put = fake_metadata_put,
+    .begin = fake_begin,
+    .commit = fake_begin,
+    .rollback = fake_rollback,
     .listen = fake_listen,
     .listen_fd = fake_listen_fd,
     .drain_changes = fake_drain_changes,

@@ -48,6 +48,20 @@ static int in_snapshot(const char *name, int64_t *id)
     return state;
 }
 
+/* catalog_change_fn: sets is_enabled from the row in ctx. */
+static int set_enabled(void *ctx, const struct flag *current, const struct flagset *set, struct flag_row *row)
+{
+    (void)current;
+    (void)set;
+    row->is_enabled = ((const struct flag_row *)ctx)->is_enabled;
+    return 0;
+}
+
+static enum store_status update(struct store_conn *conn, const struct flag_row *row)
+{
+    return catalog_update(&app, conn, row->name, 0, set_enabled, (void *)row, NULL);
+}
+
 static void test_changes(void)
 {
     struct store_conn *conn = store_conn_create(app.store, "test");
@@ -60,9 +74,19 @@ static void test_changes(void)
     CHECK(committed != NULL && committed->id == stored_id && id == stored_id);
     flag_unref(committed);
     CHECK(catalog_create(&app, conn, &off, NULL) == STORE_CONFLICT && in_snapshot("a", NULL) == 1);
-    CHECK(catalog_update(&app, conn, &off, NULL) == STORE_OK && in_snapshot("a", NULL) == 0);
+    CHECK(update(conn, &off) == STORE_OK && in_snapshot("a", NULL) == 0);
     struct flag_row ghost = {.name = "ghost", .is_enabled = true};
-    CHECK(catalog_update(&app, conn, &ghost, NULL) == STORE_NOT_FOUND && in_snapshot("ghost", NULL) == -1);
+    CHECK(update(conn, &ghost) == STORE_NOT_FOUND && in_snapshot("ghost", NULL) == -1);
+    /* If-Match: an update made against a version that is no longer current
+     * changes nothing. */
+    {
+        struct flag *f = NULL;
+        CHECK(catalog_update(&app, conn, "a", 2, set_enabled, &on, &f) == STORE_OK && f != NULL &&
+              f->version == 3 && in_snapshot("a", NULL) == 1);
+        flag_unref(f);
+        CHECK(catalog_update(&app, conn, "a", 2, set_enabled, &off, NULL) == STORE_STALE &&
+              in_snapshot("a", NULL) == 1);
+    }
     CHECK(catalog_delete(&app, conn, "a") == STORE_OK && in_snapshot("a", NULL) == -1);
     CHECK(catalog_delete(&app, conn, "a") == STORE_NOT_FOUND);
 
@@ -100,7 +124,7 @@ static void *writer_main(void *arg)
         snprintf(name, sizeof name, "n%u", rand_r(&seed) % NAMES);
         switch (rand_r(&seed) % 3) {
         case 0: catalog_create(&app, conn, &row, NULL); break;
-        case 1: catalog_update(&app, conn, &row, NULL); break;
+        case 1: update(conn, &row); break;
         default: catalog_delete(&app, conn, name); break;
         }
     }

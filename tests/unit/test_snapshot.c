@@ -36,7 +36,7 @@ static uint64_t test_hash(const char *name, size_t len)
 static struct flag *make_flag(const char *name, int64_t id, bool enabled)
 {
     struct flag_row row = {.name = name, .id = id, .is_enabled = enabled};
-    struct flag *f = flag_create(&row);
+    struct flag *f = flag_create(&row, NULL);
 
     if (f == NULL)
         abort();
@@ -125,8 +125,8 @@ static void check_order(const struct snapshot_order_node *n, int depth, bool roo
             const struct flag *f = n->items[i];
             INVARIANT(oc->last == NULL || compare_flag(oc->last, f->name, f->name_len) < 0);
             oc->last = f;
-            INVARIANT(n->text[bytes] == ',' && memcmp(n->text + bytes + 1, f->body, f->body_len) == 0);
-            bytes += f->body_len + 1;
+            INVARIANT(n->text[bytes] == ',' && memcmp(n->text + bytes + 1, f->summary, f->summary_len) == 0);
+            bytes += f->summary_len + 1;
         }
         INVARIANT(bytes == n->bytes);
         return;
@@ -523,7 +523,7 @@ static void *race_reader(void *arg)
         while ((f = snapshot_cursor_next(&cur)) != NULL) {
             if (f->is_enabled != (f->id % 2 == 1) || snapshot_find(s, f->name, f->name_len) != f)
                 bad++;
-            bytes += f->body_len + 1;
+            bytes += f->summary_len + 1;
             seen++;
         }
         if (seen != s->count || (s->order && bytes != s->order->bytes + 1))
