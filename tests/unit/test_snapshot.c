@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "eval/logic.h"
 #include "flag.h"
 
 enum hash_mode { HASH_REAL, HASH_LOW_BITS, HASH_LENGTH };
@@ -577,6 +578,88 @@ static void test_race(void)
     snapshot_cell_destroy(r.cell);
 }
 
+/* A flag whose rule uses $ref "frag": "on" when the fragment is true. */
+static struct flag *make_ref_flag(const char *name)
+{
+    struct flag_row row = {.name = name, .id = 1, .is_enabled = true,
+                           .document = "{\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":\"off\","
+                                       "\"targeting\":{\"if\":[{\"$ref\":\"frag\"},\"on\",\"off\"]}}"};
+    struct flag *f = flag_create(&row, NULL);
+
+    if (f == NULL)
+        abort();
+    f->name_hash = test_hash(f->name, f->name_len);
+    return f;
+}
+
+/* The variant the current snapshot's flag called name gives an empty
+ * context, or NULL on an error. */
+static const char *current_variant(struct snapshot_cell *cell, const char *name)
+{
+    struct snapshot *snap = snapshot_acquire(cell);
+    const struct flag *f = snapshot_find(snap, name, strlen(name));
+    struct flag_result r;
+    struct arena arena;
+
+    arena_init(&arena, LOGIC_ARENA_LIMIT);
+    flag_evaluate(f, NULL, 0, &arena, &r);
+    arena_free(&arena);
+    snapshot_release(snap);
+    return r.variant ? r.variant->name : NULL;   /* names live in the flag, which the cell still holds */
+}
+
+static struct flagset *set_with(const char *fragment_text)
+{
+    struct flagset *set = flagset_create();
+    json_t *fragment = json_loads(fragment_text, JSON_DECODE_ANY, NULL);
+
+    if (set == NULL || fragment == NULL || flagset_add(set, "frag", fragment, 1, NULL) != 0)
+        abort();
+    json_decref(fragment);
+    return set;
+}
+
+/* Flags whose rules use $ref are compiled against the snapshot's flag set:
+ * when put, when the set changes, and in a load. */
+static void test_flag_sets(void)
+{
+    struct snapshot_cell *cell = snapshot_cell_create();
+    struct flagset *yes = set_with("true"), *no = set_with("false");
+    struct snapshot_builder *b = snapshot_builder_create();
+    struct flag *ref = make_ref_flag("ref"), *plain = make_flag("plain", 2, true);
+
+    snapshot_builder_set_flagset(b, yes);
+    snapshot_builder_add(b, ref);
+    snapshot_builder_add(b, plain);
+    snapshot_load_begin(cell);
+    CHECK(snapshot_load_publish(cell, snapshot_builder_finish(b)) == 0);
+    CHECK(current_variant(cell, "ref") != NULL && strcmp(current_variant(cell, "ref"), "on") == 0);
+    CHECK(snapshot_set_flagset(cell, no) == 0);
+    CHECK(current_variant(cell, "ref") != NULL && strcmp(current_variant(cell, "ref"), "off") == 0);
+    {
+        struct snapshot *snap = snapshot_acquire(cell);
+        CHECK(snap->flagset == no && snapshot_find(snap, "plain", 5) == plain);   /* untouched: shared */
+        CHECK(snapshot_find(snap, "ref", 3) != ref);                              /* rebuilt for the set */
+        snapshot_release(snap);
+    }
+    /* A flag put in later is bound to the current set. */
+    CHECK(snapshot_put(cell, ref) == 0);
+    CHECK(current_variant(cell, "ref") != NULL && strcmp(current_variant(cell, "ref"), "off") == 0);
+    /* A set replaced during a load wins over the one the load read. */
+    b = snapshot_builder_create();
+    snapshot_builder_set_flagset(b, no);
+    snapshot_builder_add(b, ref);
+    snapshot_load_begin(cell);
+    CHECK(snapshot_set_flagset(cell, yes) == 0);
+    CHECK(snapshot_load_publish(cell, snapshot_builder_finish(b)) == 0);
+    CHECK(current_variant(cell, "ref") != NULL && strcmp(current_variant(cell, "ref"), "on") == 0);
+    flag_unref(ref);
+    flag_unref(plain);
+    flagset_unref(yes);
+    flagset_unref(no);
+    snapshot_cell_destroy(cell);
+}
+
 int main(int argc, char **argv)
 {
     /* Under the sanitizers the model runs are shortened (they are slow). */
@@ -590,6 +673,7 @@ int main(int argc, char **argv)
     test_skewed_removals();
     test_load_merges_writes_made_during_it();
     test_race();
+    test_flag_sets();
     CHECK(put_failures == 0);
     return CHECK_DONE("unit[snapshot]");
 }
