@@ -13,11 +13,15 @@
 struct flagset *flagset_create(void)
 {
     struct flagset *set = calloc(1, sizeof *set);
+    json_t *empty = json_object();
+    int rc = -1;
 
-    if (set == NULL)
-        return NULL;
-    atomic_init(&set->refs, 1);
-    if (flagset_set_metadata(set, json_object()) != 0) {
+    if (set != NULL) {
+        atomic_init(&set->refs, 1);
+        rc = flagset_set_metadata(set, empty);
+    }
+    json_decref(empty);
+    if (rc != 0) {
         free(set);
         return NULL;
     }
