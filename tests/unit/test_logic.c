@@ -374,6 +374,49 @@ static void fractional(void)
     CHECK(gives("{\"fractional\": [\"k\", \"oops\"]}", NULL, "null"));
 }
 
+/* The vectors published in docs/evaluation.md: every row's hash, bucket
+ * and variant, recomputed. */
+#define VECTORS_FILE "docs/evaluation.md"
+
+static void published_vectors(void)
+{
+    FILE *f = fopen(VECTORS_FILE, "r");
+    char line[512];
+    int rows = 0, good = 0;
+
+    CHECK(f != NULL);
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        char value[128], hex[16], weights[128], variant[32], names[3][32];
+        unsigned long decimal, bucket;
+        unsigned hash;
+        int w[3], n, total = 0, at = 0;
+        const char *chosen = NULL;
+        if (strncmp(line, "| `", 3) != 0 ||
+            sscanf(line, "| `%127[^`]` | `%15[^`]` | %lu | %127[^|]| %lu | %31s |", value, hex, &decimal, weights,
+                   &bucket, variant) != 6)
+            continue;
+        rows++;
+        n = sscanf(weights, "%31s %d, %31s %d, %31s %d", names[0], &w[0], names[1], &w[1], names[2], &w[2]) / 2;
+        hash = flagd_hash(value, strlen(value));
+        for (int i = 0; i < n; i++)
+            total += w[i];
+        for (int i = 0; i < n && chosen == NULL; i++)
+            if ((int)bucket < (at += w[i]))
+                chosen = names[i];
+        if (strtoul(hex, NULL, 16) == hash && decimal == hash && flagd_bucket(hash, (uint32_t)total) == bucket &&
+            chosen != NULL && strcmp(chosen, variant) == 0)
+            good++;
+        else
+            fprintf(stderr, "FAIL published vector %s: hash %08x bucket %u\n", value, hash,
+                    flagd_bucket(hash, (uint32_t)total));
+    }
+    if (f != NULL)
+        fclose(f);
+    printf("fractional vectors in %s: %d of %d rows agree\n", VECTORS_FILE, good, rows);
+    CHECK(rows >= 20);
+    CHECK(good == rows);
+}
+
 /* 100,000 keys on a 25/75 split land at 25% +- 0.5%, and raising the split
  * to 30 only moves users in. */
 static void distribution(void)
@@ -510,6 +553,7 @@ int main(void)
     string_operators();
     sem_ver();
     fractional();
+    published_vectors();
     distribution();
     refs();
     limits();
