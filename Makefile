@@ -167,9 +167,14 @@ clean:
 # `make test` / CI.
 bench:
 	@scripts/install-deps.sh bench
-	@$(MAKE) --no-print-directory all build/bench/snapshot_bench
+	@$(MAKE) --no-print-directory all build/bench/snapshot_bench build/bench/eval_bench
 	@python3 bench/run.py $(BENCH_ARGS)
 	@build/bench/snapshot_bench
+
+build/bench/eval_bench: bench/eval_bench.c src/flag.c src/flagset.c src/text.c src/eval/value.c src/eval/logic.c \
+                        src/eval/flagd.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/flag.c src/flagset.c src/text.c \
                             src/eval/value.c src/eval/logic.c src/eval/flagd.c

@@ -14,6 +14,12 @@ the ceiling alternate so drifting machine load hits both):
   2. GET /flags         100 flags, 50 connections; ceiling: nginx, same bytes.
   2b. GET /flags/<name> over HTTPS (TLS_CERT_FILE), 50 connections; ceiling:
      nginx with the same throwaway certificate.
+  2c. POST /ofrep/v1/evaluate/flags/<key>: OpenFeature evaluation of a flag
+     with a 3-condition rule and a fractional split, a random context per
+     request out of 1,000, 50 connections; ceiling: nginx answering the
+     same POSTs with a response body of the same kind and size.
+  2d. POST /ofrep/v1/evaluate/flags (bulk: all 101 flags for one context),
+     50 connections; ceiling: nginx returning the very same bytes.
   3. PUT /flags/<name>  toggling random flags, 8 connections;
      ceiling: pgbench -M prepared, 8 clients, the single-row
      UPDATE flags SET is_enabled = NOT is_enabled WHERE name = ...
@@ -21,7 +27,10 @@ the ceiling alternate so drifting machine load hits both):
 plus read p50/p99 (from wrk's latency histogram), RSS and time-to-ready with
 10k flags in the database, cross-instance propagation p50/p99 over two
 instances on one PostgreSQL, and user-space instructions per GET counted
-by callgrind (bench/callgrind_get.py; repeatable whatever the load).
+by callgrind (bench/callgrind_get.py; repeatable whatever the load), and
+nanoseconds per evaluation of the bench flag in isolation (bench/eval_bench.c)
+beside flagd's own JavaScript evaluator evaluating the same flag and contexts
+in Node (bench/eval_bench.mjs, @openfeature/flagd-core) as the peer figure.
 
 Output: a table on stdout, bench/results/latest.json, bench/results/latest.png
 (gnuplot). Exit status 0 when the benchmark ran and was valid (targets missed
@@ -66,6 +75,7 @@ CONFIG_VARS = ("PORT", "BIND", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTD
 TARGETS = {
     "read_ratio": 1.0,       # reads >= 1.0 x nginx serving the same bytes
     "https_ratio": 0.8,      # HTTPS reads >= 0.8 x nginx with the same certificate
+    "ofrep_ratio": 0.8,      # OFREP evaluations >= 0.8 x nginx answering the same POSTs
     "read_p99_ratio": 1.0,   # read p99 no worse than nginx's in the same run
     "write_ratio": 0.7,      # writes >= 0.7 x pgbench
     "rss_mb": 16.0,          # with 10k flags
@@ -356,19 +366,19 @@ def start_nginx(workers, bodies, list_body, tls=None):
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
     port = free_port()
     tls_port = free_port() if tls else None
-    locs = ["        location = %s { return 200 %s; }" % (path, nginx_quote(b))
-            for path, b in sorted(bodies.items())]
     # nginx's config tokens must fit its 4 KB parse buffer: a longer body is
     # split into `set` variables and joined again by `return` (per request,
     # a memcpy of the pieces; nginx-light has the rewrite module).
-    text = nginx_quote(list_body)[1:-1]
-    if len(text) <= 3000:
-        locs.append("        location = /flags { return 200 '%s'; }" % text)
-    else:
+    def location(path, body, tag):
+        text = nginx_quote(body)[1:-1]
+        if len(text) <= 3000:
+            return "        location = %s { return 200 '%s'; }" % (path, text)
         parts = [text[i:i + 3000] for i in range(0, len(text), 3000)]
-        sets = " ".join("set $tm_l%d '%s';" % (i, t) for i, t in enumerate(parts))
-        joined = "".join("${tm_l%d}" % i for i in range(len(parts)))
-        locs.append("        location = /flags { %s return 200 \"%s\"; }" % (sets, joined))
+        sets = " ".join("set $tm_%s%d '%s';" % (tag, i, t) for i, t in enumerate(parts))
+        joined = "".join("${tm_%s%d}" % (tag, i) for i in range(len(parts)))
+        return "        location = %s { %s return 200 \"%s\"; }" % (path, sets, joined)
+    all_bodies = dict(bodies, **{"/flags": list_body})
+    locs = [location(path, b, "b%d_" % i) for i, (path, b) in enumerate(sorted(all_bodies.items()))]
     conf = """# written by bench/run.py: the read ceiling (static bytes, no logging)
 daemon off;
 master_process on;
@@ -419,7 +429,8 @@ http {
 def wrk(port, path, conns, duration, script, names_file=None, threads=1, scheme="http"):
     env = dict(os.environ, TM_BENCH_DIR=HERE)
     if names_file:
-        env["TM_BENCH_NAMES"] = names_file
+        # A list of names (GET scripts) or of request bodies (post_random.lua).
+        env["TM_BENCH_NAMES"] = env["TM_BENCH_BODIES"] = names_file
     argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration, "--latency",
             "--timeout", "5s", "-s", os.path.join(HERE, script),
             "%s://127.0.0.1:%d%s" % (scheme, port, path)]
@@ -484,6 +495,68 @@ def alternate(label, reps, warmup, ours, ceiling):
 
 
 # --- the benchmark -------------------------------------------------------------
+
+# The evaluation bench flag: a segment by three conditions, then a 10/90
+# split for everyone else (what teams actually write).
+EVAL_FLAG = {
+    "state": "ENABLED",
+    "variants": {"staff": "#000", "red": "#f00", "green": "#0f0"},
+    "defaultVariant": "red",
+    "targeting": {"if": [
+        {"and": [{"ends_with": [{"var": "email"}, "@acme.com"]},
+                 {"in": [{"var": "country"}, ["BR", "PT", "US"]]},
+                 {">=": [{"var": "plan_level"}, 2]}]},
+        "staff",
+        {"fractional": [["red", 10], ["green", 90]]}]},
+}
+
+
+def write_contexts(path, n):
+    """n OFREP request bodies, one per line, a tenth of them @acme.com."""
+    rnd = random.Random(4242)
+    with open(path, "w") as f:
+        for i in range(n):
+            domain = "acme.com" if i % 10 == 0 else "example.com"
+            ctx = {"targetingKey": "user-%d" % i, "email": "user-%d@%s" % (i, domain),
+                   "country": rnd.choice(["BR", "PT", "US", "DE", "JP"]), "plan_level": rnd.randint(0, 4)}
+            f.write(json.dumps({"context": ctx}) + "\n")
+
+
+def http_post(port, path, body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def eval_in_isolation(contexts_file):
+    """ns per evaluation: ours (bench/eval_bench.c) and flagd-core in Node."""
+    doc = json.dumps({k: v for k, v in EVAL_FLAG.items() if k != "state"})
+    out = {}
+    p = subprocess.run([os.path.join(REPO, "build", "bench", "eval_bench"), doc, contexts_file],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    try:
+        out["ours"] = json.loads(p.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError("eval_bench failed: %s" % p.stdout.decode("utf-8", "replace"))
+    node = shutil.which("node")
+    if node and os.path.isdir(os.path.join(REPO, "node_modules", "@openfeature", "flagd-core")):
+        p = subprocess.run([node, os.path.join(HERE, "eval_bench.mjs"), json.dumps(EVAL_FLAG), contexts_file],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, cwd=REPO)
+        try:
+            out["flagd_core"] = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            log("eval_bench.mjs failed (peer figure skipped): %s" % p.stdout.decode("utf-8", "replace")[-500:])
+    else:
+        log("node or node_modules/@openfeature/flagd-core missing: no peer figure (run npm ci)")
+    log("ns per evaluation: ours %.0f (with context parse %.0f), flagd-core %s"
+        % (out["ours"]["ns_per_eval"], out["ours"]["ns_per_parse_and_eval"],
+           out.get("flagd_core", {}).get("ns_per_eval", "-")))
+    return out
+
 
 def keepalive_client(port):
     return http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -623,7 +696,17 @@ def main():
         st, body = request(c, "POST", "/flags", json.dumps({"name": n, "is_enabled": i % 2 == 0}))
         if st != 201:
             raise BenchError("POST /flags %s -> %d %r" % (n, st, body))
+    # The evaluation bench flag: three conditions, then a fractional split.
+    st, body = request(c, "POST", "/flags", json.dumps(dict(EVAL_FLAG, name="bench-eval")))
+    if st != 201:
+        raise BenchError("POST /flags bench-eval -> %d %r" % (st, body))
     c.close()
+    contexts_file = os.path.join(TMP, "contexts.txt")
+    write_contexts(contexts_file, 1000)
+    ofrep_one = "/ofrep/v1/evaluate/flags/bench-eval"
+    ofrep_all = "/ofrep/v1/evaluate/flags"
+    bulk_body = json.dumps({"context": {"targetingKey": "user-42", "email": "user-42@example.com",
+                                       "country": "BR", "plan_level": 3}})
 
     # The ceiling serves the very bytes the service serves; check all of them.
     bodies = {}
@@ -633,8 +716,18 @@ def main():
             raise BenchError("GET /flags/%s -> %d" % (n, st))
         bodies["/flags/" + n] = body
     st, list_body, ours_headers = http_get(a.port, "/flags")
-    if st != 200 or len(json.loads(list_body)) != N_FLAGS:
-        raise BenchError("GET /flags did not list %d flags" % N_FLAGS)
+    if st != 200 or len(json.loads(list_body)) != N_FLAGS + 1:
+        raise BenchError("GET /flags did not list %d flags" % (N_FLAGS + 1))
+    # OFREP: one typical single answer (its size is what nginx sends for
+    # every POST), and the bulk answer for the fixed context, byte for byte.
+    with open(contexts_file) as f:
+        first_context = f.readline().strip()
+    st, one_body = http_post(a.port, ofrep_one, first_context)
+    st2, bulk = http_post(a.port, ofrep_all, bulk_body)
+    if st != 200 or st2 != 200 or len(json.loads(bulk)["flags"]) < N_FLAGS // 2:
+        raise BenchError("OFREP answers: %d %r / %d %r" % (st, one_body[:200], st2, bulk[:200]))
+    bodies[ofrep_one] = one_body
+    bodies[ofrep_all] = bulk
     cert, key = self_signed_certificate()
     nginx, nport, nport_tls = start_nginx(args.threads, bodies, list_body, tls=(cert, key))
     for path, body in list(bodies.items()) + [("/flags", list_body)]:
@@ -676,7 +769,24 @@ def main():
         lambda d: wrk(tls.port, "/", 50, d or dur, "get_random.lua", names_file, wt, "https"),
         lambda d: wrk(nport_tls, "/", 50, d or dur, "get_random.lua", names_file, wt, "https"))))
     tls.stop()
+    # 2c. OFREP single evaluation, random contexts; nginx answers the same
+    # POSTs with a body of the same kind and size.
+    res["ofrep_one"] = dict(zip(("ours", "nginx"), alternate(
+        "POST " + ofrep_one, args.reps, args.warmup,
+        w(a.port, ofrep_one, 50, "post_random.lua", contexts_file),
+        w(nport, ofrep_one, 50, "post_random.lua", contexts_file))))
+    # 2d. OFREP bulk: every flag for one context, the very same bytes.
+    bulk_file = os.path.join(TMP, "bulk.txt")
+    with open(bulk_file, "w") as f:
+        f.write(bulk_body + "\n")
+    res["ofrep_bulk"] = dict(zip(("ours", "nginx"), alternate(
+        "POST " + ofrep_all + " (%d flags)" % (N_FLAGS + 1), args.reps, args.warmup,
+        w(a.port, ofrep_all, 50, "post_random.lua", bulk_file),
+        w(nport, ofrep_all, 50, "post_random.lua", bulk_file))))
+    res["bodies"]["ofrep_one_bytes"] = len(one_body)
+    res["bodies"]["ofrep_bulk_bytes"] = len(bulk)
     PROCS.stop(nginx)
+    res["eval_ns"] = eval_in_isolation(contexts_file)
 
     # For information: the same read with LOG_LEVEL=info (the log goes to a file).
     info = Service(args.binary, url, args.threads, "info", "info").start()
@@ -787,6 +897,7 @@ def main():
     errors = {k + "_" + side: res[k][side]["errors_total"] for k, side in
               (("get_one", "ours"), ("get_one", "nginx"), ("get_list", "ours"),
                ("get_list", "nginx"), ("get_one_https", "ours"), ("get_one_https", "nginx"),
+               ("ofrep_one", "ours"), ("ofrep_one", "nginx"), ("ofrep_bulk", "ours"), ("ofrep_bulk", "nginx"),
                ("put", "ours"), ("put", "pgbench"))}
     errors["get_one_log_info"] = res["get_one_log_info"]["errors_total"]
     errors["pgbench_with_notify"] = res["pgbench_with_notify"]["errors_total"]
@@ -836,6 +947,15 @@ def table(res, args):
     ratio_row("GET /flags/<name> req/s (c=50) vs nginx", g1["ours"], g1["nginx"], t["read_ratio"])
     ratio_row("GET /flags (100) req/s (c=50) vs nginx", g2["ours"], g2["nginx"], t["read_ratio"])
     ratio_row("HTTPS GET /flags/<name> req/s vs nginx", gs["ours"], gs["nginx"], t["https_ratio"])
+    ratio_row("OFREP evaluate (3 conditions + fractional) vs nginx", res["ofrep_one"]["ours"],
+              res["ofrep_one"]["nginx"], t["ofrep_ratio"])
+    info_row("OFREP bulk (%d flags) req/s vs nginx, same bytes" % (N_FLAGS + 1), res["ofrep_bulk"]["ours"]["rps"],
+             res["ofrep_bulk"]["nginx"]["rps"], "req/s")
+    p99_row("OFREP evaluate p99 ms", res["ofrep_one"]["ours"]["p99_ms"], res["ofrep_one"]["nginx"]["p99_ms"])
+    ev = res["eval_ns"]
+    info_row("ns per evaluation, in process (ours vs flagd-core in Node)", ev["ours"]["ns_per_eval"],
+             ev["flagd_core"]["ns_per_eval"] if ev.get("flagd_core") else None, "ns")
+    info_row("ns per context parse + evaluation (ours)", ev["ours"]["ns_per_parse_and_eval"], None, "ns")
     ratio_row("PUT /flags/<name> req/s (c=8) vs pgbench", p["ours"], p["pgbench"], t["write_ratio"])
     info_row("GET /flags/<name> p50 ms", g1["ours"]["p50_ms"], g1["nginx"]["p50_ms"], "ms")
     p99_row("GET /flags/<name> p99 ms", g1["ours"]["p99_ms"], g1["nginx"]["p99_ms"])
@@ -866,7 +986,7 @@ def fmt(v, unit):
         return "-"
     if unit == "req/s":
         return "%.0f" % v
-    if unit == "MB":
+    if unit == "MB" or unit == "ns":
         return "%.1f" % v
     return "%.2f" % v
 
@@ -910,6 +1030,8 @@ def chart(res):
              TARGETS["read_ratio"], "nginx"),
             ("HTTPS GET /flags/<name>", res["get_one_https"]["ours"]["rps"],
              res["get_one_https"]["nginx"]["rps"], TARGETS["https_ratio"], "nginx"),
+            ("OFREP evaluate", res["ofrep_one"]["ours"]["rps"], res["ofrep_one"]["nginx"]["rps"],
+             TARGETS["ofrep_ratio"], "nginx"),
             ("PUT /flags/<name>", res["put"]["ours"]["rps"], res["put"]["pgbench"]["rps"],
              TARGETS["write_ratio"], "pgbench")]
     with open(data, "w") as f:
