@@ -269,7 +269,9 @@ enum store_status catalog_delete_evaluator(struct app *app, struct store_conn *c
     users[0] = '\0';
     pthread_mutex_lock(&app->flagset_lock);
     snap = snapshot_acquire(app->snapshots);
-    if (snap != NULL && catalog_evaluator_users(snap, name, add_user, &text) > 0) {
+    if (snap == NULL) {
+        st = STORE_UNAVAILABLE;   /* nothing loaded yet: who uses it is unknown */
+    } else if (catalog_evaluator_users(snap, name, add_user, &text) > 0) {
         st = STORE_CONFLICT;
     } else {
         st = store_evaluator_delete(conn, name);

@@ -3,6 +3,7 @@
  */
 #include "flag.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,28 @@ const char *flag_type_name(enum flag_type type)
 
 /* ---- building -------------------------------------------------------------- */
 
+/* Most flags are the original's on/off kind: they share one document and
+ * one variants array, made once (jansson counts references atomically, and
+ * nothing ever changes them), so such a flag costs two allocations. */
+#define ORIGINAL_MEMBERS "\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":\"on\""
+
+static pthread_once_t original_once = PTHREAD_ONCE_INIT;
+static json_t *original_doc;                       /* NULL only when out of memory */
+static struct flag_variant original_variants[2];   /* "off", "on": sorted by name */
+
+static void make_original(void)
+{
+    static char off_name[] = "\"off\"", on_name[] = "\"on\"", off_value[] = "false", on_value[] = "true";
+
+    original_doc = json_pack("{s:{s:b, s:b}, s:s}", "variants", "on", 1, "off", 0, "defaultVariant", "on");
+    if (original_doc == NULL)
+        return;
+    original_variants[0] = (struct flag_variant){
+        "off", 3, json_object_get(json_object_get(original_doc, "variants"), "off"), off_name, 5, off_value, 5};
+    original_variants[1] = (struct flag_variant){
+        "on", 2, json_object_get(json_object_get(original_doc, "variants"), "on"), on_name, 4, on_value, 4};
+}
+
 json_t *flag_original_document(void)
 {
     return json_pack("{s:{s:b, s:b}, s:s}", "variants", "on", 1, "off", 0, "defaultVariant", "on");
@@ -68,27 +91,35 @@ static char *dump(const json_t *value, size_t *len)
     return text;
 }
 
-/* A JSON string holding s[0..len), bytes that are not UTF-8 shown as
- * U+FFFD (rows another program wrote may hold them); NULL when out of
- * memory. */
-static json_t *shown_string(const char *s, size_t len)
-{
-    char *repaired;
-    json_t *json;
-
-    if (text_utf8_valid(s, len))
-        return json_stringn(s, len);
-    repaired = malloc(TEXT_REPAIRED_MAX(len));
-    json = repaired ? json_stringn(repaired, text_utf8_repair(s, len, repaired)) : NULL;
-    free(repaired);
-    return json;
-}
-
+/* s[0..len) as a JSON string (malloc'd): bytes that are not UTF-8 (rows
+ * another program wrote may hold them) shown as U+FFFD. A name that keeps
+ * the name rule needs no escaping and skips jansson. */
 static char *string_json(const char *s, size_t len, size_t *out_len)
 {
-    json_t *json = shown_string(s, len);
-    char *text = dump(json, out_len);
+    char *repaired = NULL, *text;
+    json_t *json;
+
+    if (flag_name_valid(s, len)) {
+        text = malloc(len + 3);
+        if (text != NULL) {
+            text[0] = '"';
+            memcpy(text + 1, s, len);
+            memcpy(text + 1 + len, "\"", 2);
+            *out_len = len + 2;
+        }
+        return text;
+    }
+    if (!text_utf8_valid(s, len)) {
+        repaired = malloc(TEXT_REPAIRED_MAX(len));
+        if (repaired == NULL)
+            return NULL;
+        len = text_utf8_repair(s, len, repaired);
+        s = repaired;
+    }
+    json = json_stringn(s, len);
+    text = dump(json, out_len);
     json_decref(json);
+    free(repaired);
     return text;
 }
 
@@ -120,6 +151,11 @@ static enum flag_type type_of(const json_t *value)
     return FLAG_TYPE_OBJECT;
 }
 
+static bool uses_original_variants(const struct flag *flag)
+{
+    return flag->variants == original_variants;
+}
+
 /* Takes the document's variants apart into flag->variants, sorted by name,
  * and finds the default. */
 static int split_variants(struct flag *flag)
@@ -131,6 +167,13 @@ static int split_variants(struct flag *flag)
     json_t *value;
 
     flag->default_variant = -1;
+    if (flag->doc == original_doc) {
+        flag->variants = original_variants;
+        flag->variant_count = 2;
+        flag->default_variant = 1;
+        flag->type = FLAG_TYPE_BOOLEAN;
+        return 0;
+    }
     if (!json_is_object(variants) || json_object_size(variants) == 0) {
         flag->problem = "the stored document has no variants";
         return 0;
@@ -178,61 +221,117 @@ static int compile_targeting(struct flag *flag, const struct flagset *set)
     return 0;
 }
 
-/* The renderings: the list element and the whole flag. */
-static int render(struct flag *flag)
+/* Appends s[0..len) at *p. */
+static void put(char **p, const char *s, size_t len)
 {
-    json_t *name = shown_string(flag->name, flag->name_len), *summary, *whole;
+    memcpy(*p, s, len);
+    *p += len;
+}
+
+static void put_str(char **p, const char *s)
+{
+    put(p, s, strlen(s));
+}
+
+/* The renderings, all in one allocation (flag->texts): the name as JSON,
+ * the list element, the whole flag, and the timestamps. */
+static int render(struct flag *flag, const char *created_at, const char *updated_at)
+{
     const json_t *metadata = json_object_get(flag->doc, "metadata");
-    const char *key;
-    json_t *value;
+    char *name_json, *doc_text = NULL, *p, version[24];
+    size_t name_len, doc_len, total;
+    const char *members;
     int rc = -1;
 
-    flag->name_json = dump(name, &flag->name_json_len);
-    if (json_is_object(metadata) && json_object_size(metadata) > 0)
-        flag->metadata_json = dump(metadata, &flag->metadata_len);
-    summary = json_pack("{s:O, s:b}", "name", name, "is_enabled", flag->is_enabled);
-    whole = json_pack("{s:O, s:b, s:s, s:s}", "name", name, "is_enabled", flag->is_enabled, "state",
-                      flag->is_enabled ? "ENABLED" : "DISABLED", "type", flag_type_name(flag->type));
-    if (whole != NULL) {
-        json_object_foreach(flag->doc, key, value)
-            json_object_set(whole, key, value);
-        json_object_set_new(whole, "version", json_integer(flag->version));
-        json_object_set_new(whole, "created_at", flag->created_at ? json_string(flag->created_at) : json_null());
-        json_object_set_new(whole, "updated_at", flag->updated_at ? json_string(flag->updated_at) : json_null());
+    name_json = string_json(flag->name, flag->name_len, &name_len);
+    if (flag->doc == original_doc) {
+        members = ORIGINAL_MEMBERS;
+        doc_len = sizeof ORIGINAL_MEMBERS - 1;
+    } else {
+        doc_text = dump(flag->doc, &doc_len);   /* "{...}": its members are what is inside */
+        members = doc_text ? doc_text + 1 : NULL;
+        doc_len = doc_len >= 2 ? doc_len - 2 : 0;
     }
-    flag->summary = dump(summary, &flag->summary_len);
-    flag->body = dump(whole, &flag->body_len);
-    if (flag->name_json != NULL && flag->summary != NULL && flag->body != NULL &&
-        (metadata == NULL || json_object_size(metadata) == 0 || flag->metadata_json != NULL))
-        rc = 0;
-    json_decref(name);
-    json_decref(summary);
-    json_decref(whole);
+    if (json_is_object(metadata) && json_object_size(metadata) > 0 &&
+        (flag->metadata_json = dump(metadata, &flag->metadata_len)) == NULL)
+        goto out;
+    if (name_json == NULL || members == NULL)
+        goto out;
+    snprintf(version, sizeof version, "%lld", (long long)flag->version);
+    /* {"name":N,"is_enabled":false}  and
+     * {"name":N,"is_enabled":false,"state":"DISABLED","type":"boolean",MEMBERS,
+     *  "version":V,"created_at":"...","updated_at":"..."} */
+    /* The names and members, each timestamp twice (in the body and its own
+     * copy), and the fixed text around them: under 160 bytes with the
+     * version's 20 digits. */
+    total = 2 * name_len + doc_len + 2 * (created_at ? strlen(created_at) + 1 : 0) +
+            2 * (updated_at ? strlen(updated_at) + 1 : 0) + 256;
+    flag->texts = malloc(total);
+    if (flag->texts == NULL)
+        goto out;
+    p = flag->texts;
+    flag->name_json = p;
+    flag->name_json_len = name_len;
+    put(&p, name_json, name_len);
+    flag->summary = p;
+    put_str(&p, "{\"name\":");
+    put(&p, name_json, name_len);
+    put_str(&p, flag->is_enabled ? ",\"is_enabled\":true}" : ",\"is_enabled\":false}");
+    flag->summary_len = (size_t)(p - flag->summary);
+    flag->body = p;
+    put(&p, flag->summary, flag->summary_len - 1);
+    put_str(&p, flag->is_enabled ? ",\"state\":\"ENABLED\",\"type\":\"" : ",\"state\":\"DISABLED\",\"type\":\"");
+    put_str(&p, flag_type_name(flag->type));
+    put_str(&p, "\"");
+    if (doc_len > 0) {
+        put_str(&p, ",");
+        put(&p, members, doc_len);
+    }
+    put_str(&p, ",\"version\":");
+    put_str(&p, version);
+    put_str(&p, ",\"created_at\":");
+    put_str(&p, created_at ? "\"" : "null");
+    if (created_at) {
+        put_str(&p, created_at);   /* RFC 3339 from the store: nothing to escape */
+        put_str(&p, "\"");
+    }
+    put_str(&p, ",\"updated_at\":");
+    put_str(&p, updated_at ? "\"" : "null");
+    if (updated_at) {
+        put_str(&p, updated_at);
+        put_str(&p, "\"");
+    }
+    put_str(&p, "}");
+    flag->body_len = (size_t)(p - flag->body);
+    /* The timestamps, for a rebuilt copy (flag_bind). */
+    flag->created_at = created_at ? p : NULL;
+    if (created_at)
+        put(&p, created_at, strlen(created_at) + 1);
+    flag->updated_at = updated_at ? p : NULL;
+    if (updated_at)
+        put(&p, updated_at, strlen(updated_at) + 1);
+    rc = 0;
+out:
+    free(name_json);
+    free(doc_text);
     return rc;
 }
 
 static void destroy(struct flag *flag)
 {
-    for (size_t i = 0; i < flag->variant_count; i++) {
-        free(flag->variants[i].name_json);
-        free(flag->variants[i].value_json);
+    if (!uses_original_variants(flag)) {
+        for (size_t i = 0; i < flag->variant_count; i++) {
+            free(flag->variants[i].name_json);
+            free(flag->variants[i].value_json);
+        }
+        free(flag->variants);
     }
-    free(flag->variants);
     logic_rule_free(flag->rule);
     flagset_unref(flag->bound_set);
     json_decref(flag->doc);
-    free(flag->name_json);
     free(flag->metadata_json);
-    free(flag->created_at);
-    free(flag->updated_at);
-    free(flag->summary);
-    free(flag->body);
+    free(flag->texts);
     free(flag);
-}
-
-static char *copy_text(const char *s)
-{
-    return s ? strdup(s) : NULL;
 }
 
 /* A flag from its parts; takes over doc. */
@@ -256,10 +355,7 @@ static struct flag *build(const char *name, int64_t id, bool is_enabled, json_t 
     flag->problem = problem;
     flag->name_len = name_len;
     memcpy(flag->name, name, name_len + 1);
-    flag->created_at = copy_text(created_at);
-    flag->updated_at = copy_text(updated_at);
-    if ((created_at && !flag->created_at) || (updated_at && !flag->updated_at) || split_variants(flag) != 0 ||
-        compile_targeting(flag, set) != 0 || render(flag) != 0) {
+    if (split_variants(flag) != 0 || compile_targeting(flag, set) != 0 || render(flag, created_at, updated_at) != 0) {
         destroy(flag);
         return NULL;
     }
@@ -269,20 +365,21 @@ static struct flag *build(const char *name, int64_t id, bool is_enabled, json_t 
 struct flag *flag_create(const struct flag_row *row, const struct flagset *set)
 {
     const char *problem = NULL;
-    json_t *doc;
+    json_t *doc = NULL;
 
-    if (row->document == NULL) {
-        doc = flag_original_document();
-    } else {
+    pthread_once(&original_once, make_original);
+    if (row->document != NULL) {
         doc = json_loads(row->document, 0, NULL);
         if (doc == NULL || !json_is_object(doc)) {
             /* Not what this program writes: shown as a plain boolean,
              * every evaluation an error until someone rewrites it. */
             json_decref(doc);
-            doc = flag_original_document();
+            doc = NULL;
             problem = "the stored document is not a JSON object";
         }
     }
+    if (doc == NULL)
+        doc = json_incref(original_doc);
     return build(row->name, row->id, row->is_enabled, doc, row->version > 0 ? row->version : 1, row->created_at,
                  row->updated_at, set, problem);
 }

@@ -62,6 +62,8 @@ struct flag_variant {
     char *value_json;          /* the value as compact JSON */
     size_t value_json_len;
 };
+/* A flag the original monolith created (no stored document) shares one
+ * immutable document and one variants array with every other such flag. */
 
 /* A committed flag. Immutable once created; shared by every snapshot that
  * holds it, freed when the last reference goes. */
@@ -80,15 +82,16 @@ struct flag {
     bool uses_refs;            /* the rule names a $ref */
     struct flagset *bound_set; /* the set its $refs were resolved against (a reference), or NULL */
     const char *problem;       /* the stored document cannot be used: every evaluation fails (static text) */
-    char *name_json;           /* the name as a JSON string */
-    size_t name_json_len;
     char *metadata_json;       /* the flag's own metadata object, or NULL when it has none */
     size_t metadata_len;
-    char *created_at, *updated_at;   /* or NULL */
-    char *summary;             /* {"name":...,"is_enabled":...}: an element of GET /flags */
+    char *texts;               /* one allocation holding the five below */
+    const char *name_json;     /* the name as a JSON string */
+    size_t name_json_len;
+    const char *summary;       /* {"name":...,"is_enabled":...}: an element of GET /flags */
     size_t summary_len;
-    char *body;                /* the whole flag: GET /flags/<name> */
+    const char *body;          /* the whole flag: GET /flags/<name> */
     size_t body_len;
+    const char *created_at, *updated_at;   /* RFC 3339, or NULL */
     size_t name_len;
     char name[];               /* NUL-terminated */
 };

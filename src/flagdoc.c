@@ -200,6 +200,11 @@ static const char *type_name(const json_t *value)
     }
 }
 
+static bool same_type(const json_t *a, const json_t *b)
+{
+    return a == NULL || b == NULL || type_name(a) == type_name(b);
+}
+
 static int check_variants(const json_t *variants, char *err, size_t errlen)
 {
     const char *name, *first_type = NULL;
@@ -329,11 +334,24 @@ json_t *flagdoc_build(const json_t *current, const struct flagdoc_change *change
     }
     variants = json_object_get(merged, "variants");
     def = json_object_get(merged, "defaultVariant");
+
     targeting = json_object_get(merged, "targeting");
     metadata = json_object_get(merged, "metadata");
     description = json_object_get(merged, "description");
     if (check_variants(variants, err, errlen) != 0 || check_default(variants, def ? def : json_null(), err, errlen) != 0)
         goto fail;
+    /* Through the API a flag keeps its type: clients ask for it typed
+     * (getBooleanValue ...), and a changed type would turn every one of
+     * their evaluations into an error. A flagd file may change it, as
+     * flagd allows. */
+    if (strict && current != NULL && variants_given && json_object_size(variants) > 0 &&
+        !same_type(json_object_iter_value(json_object_iter(json_object_get(current, "variants"))),
+                   json_object_iter_value(json_object_iter((json_t *)variants)))) {
+        snprintf(err, errlen, "variants: must stay %s like the flag's current variants (a flag keeps its type; "
+                              "create another flag for another type)",
+                 type_name(json_object_iter_value(json_object_iter(json_object_get(current, "variants")))));
+        goto fail;
+    }
     if (targeting != NULL && !json_is_null(targeting) &&
         check_targeting(targeting, set, strict, err, errlen, warning, warnlen) != 0)
         goto fail;

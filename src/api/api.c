@@ -117,8 +117,7 @@ static void body_etag(const char *body, size_t len, char out[40])
     snprintf(out, 40, "\"%016llx%016llx\"", (unsigned long long)h[0], (unsigned long long)h[1]);
 }
 
-/* Whether If-None-Match lists etag (or is "*"). */
-static bool etag_matches(const struct http_request *req, const char *etag)
+bool api_etag_matches(const struct http_request *req, const char *etag)
 {
     size_t len, etag_len = strlen(etag);
     const char *value = http_header(req, "If-None-Match", &len);
@@ -141,7 +140,7 @@ void api_respond_with_etag(struct http_request *req, char *body, size_t len)
 
     body_etag(body, len, etag);
     http_add_header(req, "ETag", etag);
-    if (etag_matches(req, etag)) {
+    if (api_etag_matches(req, etag)) {
         free(body);
         http_respond_empty(req, 304);
         return;

@@ -180,12 +180,29 @@ static const char *ofrep_context(const struct http_request *req, json_t **root, 
     return NULL;
 }
 
+/* The snapshot and this thread's arena for an evaluation, or NULL after
+ * answering (503 before the first load, 500 without memory); root is
+ * released then. */
+static struct snapshot *evaluation_start(struct api_call *call, struct arena **arena, json_t *root)
+{
+    struct snapshot *snap = NULL;
+
+    *arena = thread_arena();
+    if (*arena == NULL)
+        http_respond_error(call->req, 500, "internal error: out of memory");
+    else
+        snap = api_snapshot_or_503(call);
+    if (snap == NULL)
+        json_decref(root);
+    return snap;
+}
+
 /* ---- OFREP ---------------------------------------------------------------------- */
 
 void api_ofrep_evaluate(struct api_call *call)
 {
     const struct route_param *key = &call->match->params[0];
-    struct arena *arena = thread_arena();
+    struct arena *arena;
     struct flag_result result;
     struct buf b = {0};
     json_t *root, *context;
@@ -199,12 +216,8 @@ void api_ofrep_evaluate(struct api_call *call)
         respond_ofrep_error(call->req, 400, key->value, key->len, "INVALID_CONTEXT", err);
         return;
     }
-    if (arena == NULL || (snap = api_snapshot_or_503(call)) == NULL) {
-        json_decref(root);
-        if (arena == NULL)
-            http_respond_error(call->req, 500, "internal error: out of memory");
+    if ((snap = evaluation_start(call, &arena, root)) == NULL)
         return;
-    }
     flag = snapshot_find(snap, key->value, key->len);
     if (flag == NULL) {
         snprintf(err, sizeof err, "flag '%.*s' was not found", (int)(key->len > 100 ? 100 : key->len), key->value);
@@ -220,7 +233,7 @@ void api_ofrep_evaluate(struct api_call *call)
 
 void api_ofrep_evaluate_all(struct api_call *call)
 {
-    struct arena *arena = thread_arena();
+    struct arena *arena;
     struct snapshot_cursor cursor;
     struct flag_result result;
     struct buf b = {0};
@@ -237,12 +250,8 @@ void api_ofrep_evaluate_all(struct api_call *call)
         api_respond_buf(call->req, 400, &b);
         return;
     }
-    if (arena == NULL || (snap = api_snapshot_or_503(call)) == NULL) {
-        json_decref(root);
-        if (arena == NULL)
-            http_respond_error(call->req, 500, "internal error: out of memory");
+    if ((snap = evaluation_start(call, &arena, root)) == NULL)
         return;
-    }
     /* Every flag that is not disabled, as flagd's resolve-all does; an
      * evaluation error is that flag's entry, not the request's failure. */
     buf_str(&b, "{\"flags\":[");
@@ -327,7 +336,8 @@ void api_evaluate_get(struct api_call *call)
 {
     char name[EVALUATE_PARAM_MAX], value[EVALUATE_PARAM_MAX], flag_name[FLAG_STORED_NAME_MAX + 1];
     size_t name_len, value_len, flag_name_len = 0, pos = 0;
-    const char *user_id = NULL;
+    char user_id[EVALUATE_PARAM_MAX];
+    bool has_user = false;
     json_t *context = json_object();
     struct snapshot *snap;
     int rc, has_flag = 0;
@@ -353,18 +363,25 @@ void api_evaluate_get(struct api_call *call)
             has_flag = 1;
             continue;
         }
+        if (strcmp(name, "user_id") == 0) {
+            memcpy(user_id, value, value_len + 1);
+            has_user = true;
+            continue;
+        }
         /* A name that is not UTF-8 cannot be a JSON key: left out. */
-        json_object_set_new(context, strcmp(name, "user_id") == 0 ? "targetingKey" : name,
-                            json_stringn(value, value_len));
+        json_object_set_new(context, name, json_stringn(value, value_len));
     }
+    /* user_id is the targeting key, whatever other parameters say. */
+    if (has_user)
+        json_object_set_new(context, "targetingKey", json_string(user_id));
     if (!has_flag) {
         json_decref(context);
         http_respond_error(call->req, 400, "'flag_name' is required: /evaluate?flag_name=NAME&user_id=ID");
         return;
     }
     if ((snap = api_snapshot_or_503(call)) != NULL) {
-        user_id = json_string_value(json_object_get(context, "targetingKey"));
-        respond_native(call, snap, flag_name, flag_name_len, user_id, context);
+        respond_native(call, snap, flag_name, flag_name_len,
+                       has_user ? json_string_value(json_object_get(context, "targetingKey")) : NULL, context);
         snapshot_release(snap);
     }
     json_decref(context);

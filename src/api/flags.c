@@ -57,7 +57,7 @@ static void respond_page(struct api_call *call, struct snapshot *snap, const cha
 
     snapshot_cursor_after(snap, after, after_len, &cursor);
     while (count < (size_t)limit && (f = snapshot_cursor_next(&cursor)) != NULL) {
-        total += f->body_len + 1;
+        total += f->summary_len + 1;
         count++;
     }
     body = malloc(total);
@@ -72,8 +72,8 @@ static void respond_page(struct api_call *call, struct snapshot *snap, const cha
     for (size_t i = 0; i < count && (f = snapshot_cursor_next(&cursor)) != NULL; i++) {
         if (i > 0)
             *p++ = ',';
-        memcpy(p, f->body, f->body_len);
-        p += f->body_len;
+        memcpy(p, f->summary, f->summary_len);
+        p += f->summary_len;
     }
     *p++ = ']';
     snapshot_release(snap);
@@ -127,9 +127,14 @@ void api_flag_get(struct api_call *call)
         http_respond_error(call->req, 404, "Flag not found");
         return;
     }
-    /* The version, for If-Match on the next PUT. */
+    /* The version, for If-Match on the next PUT (and If-None-Match). */
     snprintf(etag, sizeof etag, "\"%lld\"", (long long)flag->version);
     http_add_header(call->req, "ETag", etag);
+    if (api_etag_matches(call->req, etag)) {
+        snapshot_release(snap);
+        http_respond_empty(call->req, 304);
+        return;
+    }
     http_respond_buffer(call->req, 200, flag->body, flag->body_len, api_release_snapshot, snap);
 }
 

@@ -69,6 +69,8 @@ struct buf;
 /* Answers status with the bytes of b (500 when building it ran out of
  * memory). */
 void api_respond_buf(struct http_request *req, int status, struct buf *b);
+/* Whether If-None-Match lists etag (or is "*"). */
+bool api_etag_matches(const struct http_request *req, const char *etag);
 /* Answers 200 with body and an ETag over its bytes, or 304 (no body) when
  * If-None-Match holds that ETag. Takes over body. */
 void api_respond_with_etag(struct http_request *req, char *body, size_t len);

@@ -517,7 +517,10 @@ static struct node *compile_operator(struct compiler *c, const char *key, const 
         }
         for (int i = 0; i < c->expanding_count; i++)
             if (strcmp(c->expanding[i], name) == 0) {
-                problem(c, "$ref \"%s\" refers to itself", name);
+                if (i == c->expanding_count - 1)
+                    problem(c, "$ref \"%s\" refers to itself", name);
+                else
+                    problem(c, "$ref \"%s\" makes a cycle through \"%s\"", name, c->expanding[c->expanding_count - 1]);
                 return NULL;
             }
         if (c->expanding_count == LOGIC_MAX_DEPTH || !hold(c, fragment)) {

@@ -320,33 +320,39 @@ static enum store_status step_one(struct sqlite_conn *c, sqlite3_stmt *stmt, con
     return st;
 }
 
+/* The statement for a write of `in`, with ?1 name, ?2 is_enabled and ?3
+ * document (NULL: keep) bound. */
+static enum store_status write_statement(struct sqlite_conn *c, enum sqlite_statement which,
+                                         const struct flag_row *in, sqlite3_stmt **stmt)
+{
+    enum store_status st = statement(c, which, stmt);
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(*stmt, 1, in->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(*stmt, 2, in->is_enabled);
+    if (in->document != NULL)
+        sqlite3_bind_text(*stmt, 3, in->document, -1, SQLITE_STATIC);
+    return STORE_OK;
+}
+
 static enum store_status sqlite_flag_create(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
     struct sqlite_conn *c = (struct sqlite_conn *)conn;
     sqlite3_stmt *stmt;
-    enum store_status st = statement(c, STMT_CREATE, &stmt);
+    enum store_status st = write_statement(c, STMT_CREATE, in, &stmt);
 
-    if (st != STORE_OK)
-        return st;
-    sqlite3_bind_text(stmt, 1, in->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, in->is_enabled);
-    if (in->document != NULL)
-        sqlite3_bind_text(stmt, 3, in->document, -1, SQLITE_STATIC);
-    return step_one(c, stmt, "create", out);
+    return st == STORE_OK ? step_one(c, stmt, "create", out) : st;
 }
 
 static enum store_status sqlite_flag_update(struct store_conn *conn, const struct flag_row *in, struct flag **out)
 {
     struct sqlite_conn *c = (struct sqlite_conn *)conn;
     sqlite3_stmt *stmt;
-    enum store_status st = statement(c, STMT_UPDATE, &stmt);
+    enum store_status st = write_statement(c, STMT_UPDATE, in, &stmt);
 
     if (st != STORE_OK)
         return st;
-    sqlite3_bind_text(stmt, 1, in->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, in->is_enabled);
-    if (in->document != NULL)
-        sqlite3_bind_text(stmt, 3, in->document, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 4, in->expect_version);
     st = step_one(c, stmt, "update", out);
     if (st == STORE_NOT_FOUND && in->expect_version != 0 && statement(c, STMT_VERSION, &stmt) == STORE_OK) {

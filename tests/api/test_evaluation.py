@@ -42,6 +42,8 @@ class Documents(ServerTestCase):
         self.assertNotIn("targeting", r.json)
         listed = [f for f in self.server.get("/flags").json if f["name"] == name]
         self.assertEqual(listed, [{"name": name, "is_enabled": True}], "GET /flags keeps the original's keys")
+        page = self.server.get("/flags?limit=1&after=" + name[:-1]).json
+        self.assertEqual(set(page[0]), {"name", "is_enabled"}, "pages too: %r" % page)
 
     def test_whole_document_round_trips(self):
         name = uniq("doc")
@@ -91,6 +93,9 @@ class Documents(ServerTestCase):
         r = self.server.put("/flags/" + name, {"variants": {"a": 1, "b": "x"}})
         self.assertError(r, 400)
         self.assertEqual(r.json["error"], "variants.b: must be a number like the other variants")
+        r = self.server.put("/flags/" + name, {"variants": {"one": 1, "two": 2}})
+        self.assertError(r, 400, "a flag keeps its type: ")
+        self.assertIn("must stay a string", r.json["error"])
         self.assertEqual(self.server.get("/flags/" + name).json["version"], 4, "a refused change writes nothing")
         self.assertError(self.server.put("/flags/" + name, {}), 400)
         self.assertError(self.server.put("/flags/" + uniq("ghost"), {"description": "x"}), 404)
@@ -99,7 +104,9 @@ class Documents(ServerTestCase):
         name = uniq("etag")
         self.assertStatus(self.server.post("/flags", {"name": name}), 201)
         etag = self.server.get("/flags/" + name).header("ETag")
+        self.assertEqual(self.server.get("/flags/" + name, headers={"If-None-Match": etag}).status, 304)
         self.assertStatus(self.server.put("/flags/" + name, {"is_enabled": True}, headers={"If-Match": etag}), 200)
+        self.assertEqual(self.server.get("/flags/" + name, headers={"If-None-Match": etag}).status, 200)
         r = self.server.put("/flags/" + name, {"is_enabled": False}, headers={"If-Match": etag})
         self.assertError(r, 412, "a stale If-Match: ")
         self.assertFlag(self.server, name, True)
@@ -143,7 +150,7 @@ class Evaluators(ServerTestCase):
         self.assertStatus(self.server.put("/evaluators/" + b, {"rule": {"!": {"$ref": a}}}), 201)
         r = self.server.put("/evaluators/" + a, {"rule": {"!": {"$ref": b}}})
         self.assertError(r, 400, "a cycle: ")
-        self.assertIn("refers to itself", r.json["error"])
+        self.assertIn('makes a cycle through', r.json["error"])
         self.assertError(self.server.put("/evaluators/" + uniq("c"), {"rule": {"nope": 1}}), 400)
         self.assertError(self.server.put("/evaluators/" + uniq("c"), {"no_rule": 1}), 400)
         self.assertError(self.server.put("/evaluators/bad%20name", {"rule": {"var": "x"}}), 400)
@@ -264,7 +271,7 @@ class NativeEvaluate(ServerTestCase):
         self.assertStatus(r, 200)
         self.assertEqual(r.json, {"flag_name": name, "user_id": "u7", "result": "#00f", "variant": "blue",
                                   "reason": "TARGETING_MATCH"})
-        a = self.server.get("/evaluate?flag_name=%s&user_id=u8" % name).json
+        a = self.server.get("/evaluate?flag_name=%s&targetingKey=zz&user_id=u8&targetingKey=yy" % name).json
         b = self.server.post("/evaluate", {"flag_name": name, "user_id": "u8"}).json
         self.assertEqual(a, b)
         off = uniq("off")

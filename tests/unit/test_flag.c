@@ -144,10 +144,14 @@ static void test_documents(void)
     text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     CHECK(text && strcmp(text, "{\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":\"on\",\"description\":\"d\"}") == 0);
     free(text);
-    next = doc ? build(doc, "{\"variants\":{\"a\":\"x\",\"b\":\"y\"},\"targeting\":{}}", NULL, err) : NULL;
+    next = doc ? build(doc, "{\"variants\":{\"a\":true,\"b\":false},\"targeting\":{}}", NULL, err) : NULL;
     text = next ? json_dumps(next, JSON_COMPACT) : NULL;
-    CHECK(text && strcmp(text, "{\"variants\":{\"a\":\"x\",\"b\":\"y\"},\"defaultVariant\":null,\"description\":\"d\"}") == 0);
+    CHECK(text && strcmp(text, "{\"variants\":{\"a\":true,\"b\":false},\"defaultVariant\":null,\"description\":\"d\"}") == 0);
     free(text);
+    json_decref(next);
+    /* Through the API a flag keeps its type. */
+    next = doc ? build(doc, "{\"variants\":{\"a\":\"x\"}}", NULL, err) : NULL;
+    CHECK(next == NULL && strncmp(err, "variants: must stay a boolean like the flag's current variants", 62) == 0);
     json_decref(next);
     /* null clears a member. */
     next = doc ? build(doc, "{\"description\":null,\"metadata\":{\"team\":\"web\"}}", NULL, err) : NULL;

@@ -504,7 +504,7 @@ static void refs(void)
     fragments = parse("{\"loop_a\": {\"!\": {\"$ref\": \"loop_b\"}}, \"loop_b\": {\"$ref\": \"loop_a\"}}");
     rule = parse("{\"$ref\": \"loop_a\"}");
     CHECK(logic_compile(rule, &options, err, sizeof err) == NULL &&
-          strcmp(err, "targeting.!: $ref \"loop_a\" refers to itself") == 0);
+          strcmp(err, "targeting.!: $ref \"loop_a\" makes a cycle through \"loop_b\"") == 0);
     json_decref(rule);
     json_decref(fragments);
     json_decref(ctx);
