@@ -4,6 +4,7 @@
 #include "flag.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,25 @@ static void put_str(char **p, const char *s)
     put(p, s, strlen(s));
 }
 
+/* Gives back what the estimate in render() reserved beyond used bytes,
+ * moving the pointers into the texts when realloc moved them. */
+static void shrink_texts(struct flag *flag, size_t used)
+{
+    const char **fields[] = {&flag->name_json, &flag->summary, &flag->body, &flag->etag, &flag->created_at,
+                             &flag->updated_at};
+    size_t offsets[sizeof fields / sizeof fields[0]];
+    char *shrunk;
+
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        offsets[i] = *fields[i] ? (size_t)(*fields[i] - flag->texts) : SIZE_MAX;
+    shrunk = realloc(flag->texts, used);
+    if (shrunk == NULL)
+        return;   /* the larger block stays: still valid */
+    flag->texts = shrunk;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        *fields[i] = offsets[i] == SIZE_MAX ? NULL : shrunk + offsets[i];
+}
+
 /* The renderings, all in one allocation (flag->texts): the name as JSON,
  * the list element, the whole flag, and the timestamps. */
 static int render(struct flag *flag, const char *created_at, const char *updated_at)
@@ -265,7 +285,7 @@ static int render(struct flag *flag, const char *created_at, const char *updated
      * copy), and the fixed text around them: under 160 bytes with the
      * version's 20 digits. */
     total = 2 * name_len + doc_len + 2 * (created_at ? strlen(created_at) + 1 : 0) +
-            2 * (updated_at ? strlen(updated_at) + 1 : 0) + 256;
+            2 * (updated_at ? strlen(updated_at) + 1 : 0) + 256 + sizeof version;
     flag->texts = malloc(total);
     if (flag->texts == NULL)
         goto out;
@@ -303,13 +323,19 @@ static int render(struct flag *flag, const char *created_at, const char *updated
     }
     put_str(&p, "}");
     flag->body_len = (size_t)(p - flag->body);
-    /* The timestamps, for a rebuilt copy (flag_bind). */
+    /* The ETag (the version, quoted) and the timestamps, for a rebuilt
+     * copy (flag_bind). */
+    flag->etag = p;
+    put_str(&p, "\"");
+    put_str(&p, version);
+    put(&p, "\"", 2);
     flag->created_at = created_at ? p : NULL;
     if (created_at)
         put(&p, created_at, strlen(created_at) + 1);
     flag->updated_at = updated_at ? p : NULL;
     if (updated_at)
         put(&p, updated_at, strlen(updated_at) + 1);
+    shrink_texts(flag, (size_t)(p - flag->texts));
     rc = 0;
 out:
     free(name_json);

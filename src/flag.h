@@ -84,13 +84,14 @@ struct flag {
     const char *problem;       /* the stored document cannot be used: every evaluation fails (static text) */
     char *metadata_json;       /* the flag's own metadata object, or NULL when it has none */
     size_t metadata_len;
-    char *texts;               /* one allocation holding the five below */
+    char *texts;               /* one allocation holding the six below */
     const char *name_json;     /* the name as a JSON string */
     size_t name_json_len;
     const char *summary;       /* {"name":...,"is_enabled":...}: an element of GET /flags */
     size_t summary_len;
     const char *body;          /* the whole flag: GET /flags/<name> */
     size_t body_len;
+    const char *etag;          /* "\"<version>\"", NUL-terminated */
     const char *created_at, *updated_at;   /* RFC 3339, or NULL */
     size_t name_len;
     char name[];               /* NUL-terminated */

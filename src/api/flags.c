@@ -117,7 +117,6 @@ void api_flag_get(struct api_call *call)
 {
     struct snapshot *snap = api_snapshot_or_503(call);
     const struct flag *flag;
-    char etag[32];
 
     if (snap == NULL)
         return;
@@ -128,9 +127,8 @@ void api_flag_get(struct api_call *call)
         return;
     }
     /* The version, for If-Match on the next PUT (and If-None-Match). */
-    snprintf(etag, sizeof etag, "\"%lld\"", (long long)flag->version);
-    http_add_header(call->req, "ETag", etag);
-    if (api_etag_matches(call->req, etag)) {
+    http_add_header(call->req, "ETag", flag->etag);
+    if (api_etag_matches(call->req, flag->etag)) {
         snapshot_release(snap);
         http_respond_empty(call->req, 304);
         return;

@@ -245,8 +245,10 @@ async function main() {
       await waitFor('the new value in the web client', () => wc.getStringValue('str-match', 'none') === '#0f0', 10000);
       await waitFor('a ConfigurationChanged event', () => changed, 5000);
       assert(changed.flagsChanged.includes('str-match'), `flagsChanged ${JSON.stringify(changed.flagsChanged)}`);
-      const statuses = server.requests().filter((l) => l.path === '/ofrep/v1/evaluate/flags').map((l) => l.status);
-      eq(statuses.filter((s) => s === 200).length, 2, `a second 200 after the change (${statuses.join(',')})`);
+      // the access log line is written once the answer is sent: wait for it
+      const bulkStatuses = () => server.requests().filter((l) => l.path === '/ofrep/v1/evaluate/flags').map((l) => l.status);
+      await waitFor(`a second 200 in the access log after the change (${bulkStatuses().join(',')})`,
+        () => bulkStatuses().filter((s) => s === 200).length === 2, 5000);
       await WebOpenFeature.close();
     });
     await OpenFeature.close();
