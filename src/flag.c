@@ -3,6 +3,7 @@
  */
 #include "flag.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -460,24 +461,52 @@ static void use_default(const struct flag *flag, enum flag_reason reason, struct
     out->variant = &flag->variants[flag->default_variant];
 }
 
+/* Whether v holds a number JSON cannot write (NaN, an infinity), anywhere. */
+static bool has_non_finite(const struct jv *v)
+{
+    if (v->type == JV_NUMBER)
+        return !isfinite(v->u.n);
+    if (v->type == JV_ARRAY && v->computed)
+        for (size_t i = 0; i < jv_array_len(v); i++) {
+            struct jv item = jv_array_at(v, i);
+            if (has_non_finite(&item))
+                return true;
+        }
+    return false;   /* values from JSON are finite */
+}
+
 /* The variant name a targeting result stands for, as flagd's Go evaluator
- * reads it: a string as it is, anything else as its JSON text with the
- * quotes taken out ("true", "3", "1.5"). */
-static struct jv variant_name(struct arena *arena, const struct jv *result)
+ * reads it: it writes the result as JSON and takes the quotes out. A
+ * string is used as it is; a boolean or number gives its text ("true",
+ * "3", "1.5", "-0": Go's JSON numbers are JavaScript's but for -0). A
+ * result Go cannot write (NaN, an infinity) is an error there: false. */
+static bool variant_name(struct arena *arena, const struct jv *result, struct jv *name)
 {
     json_t *json;
     char *text, *copy, *p;
     size_t len;
 
-    if (result->type == JV_STRING)
-        return *result;
-    if (result->type == JV_NUMBER || result->type == JV_BOOL)
-        return jv_to_string(arena, result);
+    if (result->type == JV_STRING) {
+        *name = *result;
+        return true;
+    }
+    if (has_non_finite(result))
+        return false;
+    if (result->type == JV_NUMBER && result->u.n == 0 && signbit(result->u.n)) {
+        *name = jv_string("-0", 2);
+        return true;
+    }
+    if (result->type == JV_NUMBER || result->type == JV_BOOL) {
+        *name = jv_to_string(arena, result);
+        return true;
+    }
     json = jv_to_json(result);
     text = json ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(json);
-    if (text == NULL)
-        return jv_null();
+    if (text == NULL) {
+        *name = jv_null();
+        return true;
+    }
     len = strlen(text);
     copy = arena_alloc(arena, len + 1);
     p = copy;
@@ -485,7 +514,8 @@ static struct jv variant_name(struct arena *arena, const struct jv *result)
         if (text[i] != '"')
             *p++ = text[i];
     free(text);
-    return copy ? jv_string(copy, (size_t)(p - copy)) : jv_null();
+    *name = copy ? jv_string(copy, (size_t)(p - copy)) : jv_null();
+    return true;
 }
 
 void flag_evaluate(const struct flag *flag, const json_t *context, int64_t now_s, struct arena *arena,
@@ -517,8 +547,11 @@ void flag_evaluate(const struct flag *flag, const json_t *context, int64_t now_s
         out->error = FLAG_ERROR_PARSE;
     } else if (result.type == JV_NULL || result.type == JV_UNDEFINED) {
         use_default(flag, FLAG_REASON_DEFAULT, out);
+    } else if (!variant_name(arena, &result, &name)) {
+        out->reason = FLAG_REASON_ERROR;
+        out->error = FLAG_ERROR_PARSE;
+        snprintf(out->detail, sizeof out->detail, "the targeting rule gave a number JSON cannot hold (NaN or infinite)");
     } else {
-        name = variant_name(arena, &result);
         out->variant = name.type == JV_STRING ? flag_variant(flag, name.u.s.p, name.u.s.len) : NULL;
         if (out->variant != NULL) {
             out->reason = FLAG_REASON_TARGETING_MATCH;

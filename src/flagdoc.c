@@ -302,7 +302,7 @@ static int check_targeting(const json_t *targeting, const struct flagset *set, b
     }
     logic_rule_free(rule);
     if (warning != NULL && lenient_message[0] != '\0')
-        snprintf(warning, warnlen, "%s (kept; every evaluation answers PARSE_ERROR, as flagd does)",
+        snprintf(warning, warnlen, "%s (kept; an evaluation that reaches it answers PARSE_ERROR, as in flagd)",
                  lenient_message);
     else if (warning != NULL)
         snprintf(warning, warnlen, "%s (kept; flagd's schema refuses it but flagd loads it, and it evaluates "

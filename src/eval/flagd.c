@@ -210,19 +210,24 @@ int flagd_semver_compare(const char *a, size_t alen, const char *b, size_t blen,
     return parts > 0 ? 0 : compare_prerelease(va.pre, va.pre_len, vb.pre, vb.pre_len);
 }
 
-/* flagd's ensureString: strings as they are, numbers as Go prints them
- * (the same digits as JavaScript for every value a version can be). */
+/* flagd's ensureString: strings as they are, numbers as Go's %v prints
+ * them. That is JavaScript's text for 0.0001 <= |n| < 1e6; outside it Go
+ * writes an exponent ("1e+06"), which is never a version. */
 static bool version_text(struct arena *a, const struct jv *v, struct jv *out)
 {
+    double magnitude;
+
     if (v->type == JV_STRING) {
         *out = *v;
         return true;
     }
-    if (v->type == JV_NUMBER) {
-        *out = jv_to_string(a, v);
-        return out->type == JV_STRING;
-    }
-    return false;
+    if (v->type != JV_NUMBER)
+        return false;
+    magnitude = fabs(v->u.n);
+    if (!(magnitude < 1e6) || (magnitude != 0 && magnitude < 1e-4))
+        return false;
+    *out = jv_to_string(a, v);
+    return out->type == JV_STRING;
 }
 
 struct jv flagd_sem_ver(struct arena *a, const struct jv *args, size_t argc)

@@ -24,7 +24,7 @@
 #define STRINGIFY(x) STRINGIFY_(x)
 
 enum op {
-    OP_CONST, OP_ARRAY, OP_VAR, OP_MISSING, OP_MISSING_SOME,
+    OP_CONST, OP_ARRAY, OP_ERROR, OP_VAR, OP_MISSING, OP_MISSING_SOME,
     OP_IF, OP_AND, OP_OR, OP_NOT, OP_TRUTHY,
     OP_EQ, OP_STRICT_EQ, OP_NE, OP_STRICT_NE, OP_LT, OP_LE, OP_GT, OP_GE,
     OP_MAX, OP_MIN, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
@@ -98,6 +98,7 @@ struct node {
     unsigned argc;
     struct node **args;
     struct jv value;           /* OP_CONST */
+    char *message;             /* OP_ERROR: why evaluating it fails */
     /* OP_VAR whose path is a constant: */
     bool path_constant;
     bool whole_data;           /* the path is "" or null: the data itself */
@@ -112,7 +113,6 @@ struct logic_rule {
     char **refs;               /* names of the fragments it refers to */
     size_t ref_count, ref_cap;
     bool uses_refs;
-    char broken[LOGIC_MESSAGE_MAX];   /* lenient: why every evaluation fails */
 };
 
 /* ==== compiling ============================================================ */
@@ -157,6 +157,36 @@ static void problem(struct compiler *c, const char *fmt, ...)
 done:
     if (c->options->strict)
         c->failed = true;
+}
+
+static struct node *new_node(struct compiler *c, enum op op, unsigned argc);
+static void out_of_memory(struct compiler *c);
+
+/* A problem at the current path. Strict: the compile fails (NULL). Lenient:
+ * an error node takes the problem's place, and evaluating it fails with
+ * the message, as flagd's evaluator fails when (and only when) it reaches
+ * an operator it does not know. */
+static struct node *refuse(struct compiler *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static struct node *refuse(struct compiler *c, const char *fmt, ...)
+{
+    char message[LOGIC_MESSAGE_MAX], full[LOGIC_MESSAGE_MAX + PATH_MAX_TEXT + 4];
+    struct node *n;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    problem(c, "%s", message);
+    if (c->failed)
+        return NULL;
+    snprintf(full, sizeof full, "%s%s%s", c->path, c->path_len > 0 ? ": " : "", message);
+    n = new_node(c, OP_ERROR, 0);
+    if (n != NULL && (n->message = strdup(full)) == NULL) {
+        free(n);
+        n = NULL;
+        out_of_memory(c);
+    }
+    return n;
 }
 
 static void out_of_memory(struct compiler *c)
@@ -258,6 +288,7 @@ static void free_node(struct node *n)
         free_node(n->args[i]);
     free(n->args);
     free(n->segments);
+    free(n->message);
     free(n);
 }
 
@@ -511,22 +542,19 @@ static struct node *compile_operator(struct compiler *c, const char *key, const 
         struct node *expanded;
         note_ref(c, name);
         fragment = c->options->resolve_ref ? c->options->resolve_ref(c->options->ref_ctx, name) : NULL;
-        if (fragment == NULL) {
-            problem(c, "$ref \"%s\" names no shared rule ($evaluators)", name);
-            return NULL;
-        }
+        if (fragment == NULL)
+            return refuse(c, "$ref \"%s\" names no shared rule ($evaluators)", name);
         for (int i = 0; i < c->expanding_count; i++)
             if (strcmp(c->expanding[i], name) == 0) {
                 if (i == c->expanding_count - 1)
-                    problem(c, "$ref \"%s\" refers to itself", name);
-                else
-                    problem(c, "$ref \"%s\" makes a cycle through \"%s\"", name, c->expanding[c->expanding_count - 1]);
-                return NULL;
+                    return refuse(c, "$ref \"%s\" refers to itself", name);
+                return refuse(c, "$ref \"%s\" makes a cycle through \"%s\"", name,
+                              c->expanding[c->expanding_count - 1]);
             }
-        if (c->expanding_count == LOGIC_MAX_DEPTH || !hold(c, fragment)) {
-            problem(c, "$refs nest more than %d deep", LOGIC_MAX_DEPTH);
+        if (c->expanding_count == LOGIC_MAX_DEPTH)
+            return refuse(c, "$refs nest more than %d deep", LOGIC_MAX_DEPTH);
+        if (!hold(c, fragment))
             return NULL;
-        }
         c->expanding[c->expanding_count++] = name;
         saved = path_push(c, NULL, -1);
         expanded = compile_value(c, fragment, depth + 1);
@@ -535,10 +563,8 @@ static struct node *compile_operator(struct compiler *c, const char *key, const 
         return expanded;
     }
     info = find_operator(key);
-    if (info == NULL) {
-        problem(c, "unknown operator \"%s\"", key);
-        return NULL;
-    }
+    if (info == NULL)
+        return refuse(c, "unknown operator \"%s\"", key);
     if (c->options->strict)
         check_operator(c, info, values);
     if (c->failed)
@@ -617,12 +643,10 @@ struct logic_rule *logic_compile(const json_t *rule, const struct logic_options 
         problem(&c, "must be an object: a JsonLogic rule, or {} for none");
     if (hold(&c, rule) && !c.failed)
         c.rule->root = compile_value(&c, rule, 0);
-    if (c.failed) {
+    if (c.failed || c.rule->root == NULL) {
         logic_rule_free(c.rule);
         return NULL;
     }
-    if (c.rule->root == NULL)   /* lenient: a problem that fails every evaluation */
-        snprintf(c.rule->broken, sizeof c.rule->broken, "%s", err);
     return c.rule;
 }
 
@@ -1241,10 +1265,13 @@ static struct jv eval_arithmetic(struct evaluation *ev, const struct node *n, co
     double acc;
 
     switch (n->op) {
+    /* reduce((a, b) => parseFloat(a) op parseFloat(b)): the running value
+     * goes through parseFloat(String(a)) at every step, which is the same
+     * number except that -0 becomes 0. */
     case OP_ADD:
         acc = 0;
         for (size_t i = 0; i < argc; i++)
-            acc += jv_parse_float(ev->arena, &args[i]);
+            acc = (acc == 0 ? 0 : acc) + jv_parse_float(ev->arena, &args[i]);
         return jv_number(acc);
     case OP_MUL:
         if (argc == 0)
@@ -1253,7 +1280,7 @@ static struct jv eval_arithmetic(struct evaluation *ev, const struct node *n, co
             return args[0];   /* reduce without an initial value */
         acc = jv_parse_float(ev->arena, &args[0]);
         for (size_t i = 1; i < argc; i++)
-            acc *= jv_parse_float(ev->arena, &args[i]);
+            acc = (acc == 0 ? 0 : acc) * jv_parse_float(ev->arena, &args[i]);
         return jv_number(acc);
     case OP_SUB:
         if (b->type == JV_UNDEFINED)
@@ -1317,6 +1344,8 @@ static struct jv eval_node(struct evaluation *ev, const struct node *n, const st
     switch (n->op) {
     case OP_CONST:
         return n->value;
+    case OP_ERROR:
+        return fail(ev, EVAL_ERROR, n->message);
     case OP_VAR:
         return eval_var(ev, n, scope);
     case OP_MISSING:
@@ -1414,11 +1443,6 @@ enum eval_status logic_evaluate(const struct logic_rule *rule, const struct logi
     struct scope root = {.root = true};
     json_t *context = (json_t *)input->context;
 
-    if (rule->root == NULL) {
-        if (why != NULL)
-            snprintf(why, whylen, "%s", rule->broken);
-        return EVAL_ERROR;
-    }
     if (context == NULL && (!arena_hold(arena, context = json_object()) || context == NULL)) {
         if (why != NULL)
             snprintf(why, whylen, "out of memory");

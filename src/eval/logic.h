@@ -15,9 +15,11 @@
  * Compiling. In strict mode (the HTTP API) the first problem fails the
  * compile with a message that names where it is ("targeting.if[0]:
  * unknown operator \"foo\""). In lenient mode (flagd files, rows already
- * stored) a problem becomes an error node, the compile succeeds, and the
- * message is kept as a warning: evaluating an error node fails the
- * evaluation (flagd answers PARSE_ERROR there) only when it is reached.
+ * stored) a problem (an unknown operator, an unresolved or cyclic $ref)
+ * becomes an error node, the compile succeeds, and the message is kept as
+ * a warning: evaluating an error node fails the evaluation (flagd answers
+ * PARSE_ERROR there) when, and only when, it is reached, as in flagd's Go
+ * evaluator.
  *
  * Evaluating allocates nothing for the rule: values computed on the way
  * (cat's strings, map's arrays) come from the caller's arena, which the

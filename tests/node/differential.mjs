@@ -52,43 +52,20 @@ const EXCLUSIONS = {
   //     variant by its JSON text without quotes ("[a,b]"), JS by toString()
   //     ("a,b").
   d: 'a non-string targeting result named as Go does (JSON text) instead of toString()',
-  // (e) "targeting": 0.5 / false / "" / [] (flagd's schema refuses them, both
-  //     load them): Go evaluates them as constant rules, flagd-core ignores
-  //     them (Object.keys() of a number is empty) and answers STATIC.
-  e: 'a non-object targeting (number, boolean, "", []) evaluated as a rule (Go) instead of ignored (flagd-core)',
+  // (e) "targeting": 0.5 / false / "" / [] / null (flagd's schema refuses
+  //     them, both load them): Go evaluates them as constant rules, flagd-core
+  //     ignores them (Object.keys() of a number is empty) and answers STATIC.
+  //     (For null ToggleMaster answers STATIC like flagd-core, not DEFAULT like
+  //     Go: the "(info)" line counts those cases; they are not mismatches.)
+  e: 'a non-object targeting (number, boolean, "", [], null) evaluated as a rule (Go) instead of ignored (flagd-core)',
 };
-// TODO-marked temporary exclusions of suspected ToggleMaster bugs (each
-// reported with a repro; remove an entry once it is decided). Each is one more
-// knob on top of the full reference (every knob above); a mismatch is excused
-// only when the full reference plus some of these reproduces ToggleMaster.
-const TODO_BUGS = [
-  {
-    // TODO(reported): a numeric targeting result is named by JavaScript's
-    // String(): NaN -> "NaN", Infinity -> "Infinity", -0 -> "0", and NaN inside
-    // an array -> null ("[null,null]"). flagd's Go evaluator JSON-encodes the
-    // result: NaN/Infinity fail (PARSE_ERROR) and -0 is "-0". (flagd-core's
-    // json-logic-engine throws on NaN arithmetic instead.)
-    knobs: { numberNaming: 'js' },
-    why: 'numeric targeting result named with String() (NaN/Infinity/-0): Go would answer PARSE_ERROR / "-0"',
-  },
-  {
-    // TODO(reported): sem_ver with a NUMBER operand: ToggleMaster writes it as
-    // JavaScript does (1000000 -> "1000000", a valid shorthand version);
-    // flagd's Go evaluator uses fmt %v (1000000 -> "1e+06", not a version:
-    // null). Differs for numbers >= 1e6 (and < 1e-4).
-    knobs: { semverNumbers: 'js' },
-    why: 'sem_ver number operand >= 1e6 printed as JS does, Go prints 1e+06 (not a version)',
-  },
-  {
-    // TODO(reported): an unknown operator or an unresolved $ref anywhere in a
-    // rule makes EVERY evaluation PARSE_ERROR in ToggleMaster, even when the
-    // branch holding it is not taken. flagd's Go jsonlogic (and json-logic-js)
-    // fail only when evaluation reaches it; flagd-core fails at load for some
-    // positions and only when reached inside if/and/or branches.
-    knobs: { unknownOps: 'eager' },
-    why: 'unknown operator / unresolved $ref in a branch not taken: ToggleMaster PARSE_ERROR, Go flagd evaluates',
-  },
-];
+// Temporary exclusions of suspected ToggleMaster bugs, each with a repro
+// reported, removed once decided. Empty: the three found so far (a numeric
+// targeting result named with String() instead of Go's JSON, sem_ver number
+// operands >= 1e6 printed as JavaScript does, and an unknown operator failing
+// evaluations that never reach it) are fixed to flagd's Go behaviour, and the
+// oracle's knobs for them (numberNaming, semverNumbers, unknownOps) stay off.
+const TODO_BUGS = [];
 const TODO_SETS = (() => {
   const sets = [];
   for (let m = 1; m < 1 << TODO_BUGS.length; m++) sets.push(TODO_BUGS.filter((_, i) => m & (1 << i)));

@@ -193,10 +193,12 @@ static void strict_compiler(void)
 
 static void lenient_compiler(void)
 {
-    /* What flagd loads but cannot evaluate fails every evaluation, even
-     * where the bad operator sits in a branch not taken. */
-    CHECK(status_of("{\"if\": [true, \"a\", {\"foo\": 1}]}", NULL) == EVAL_ERROR);
+    /* What flagd loads but cannot evaluate fails the evaluations that reach
+     * it, as flagd's Go evaluator does; a branch not taken is fine. */
+    CHECK(gives("{\"if\": [true, \"a\", {\"foo\": 1}]}", NULL, "\"a\""));
+    CHECK(status_of("{\"if\": [false, \"a\", {\"foo\": 1}]}", NULL) == EVAL_ERROR);
     CHECK(status_of("{\"$ref\": \"missing\"}", NULL) == EVAL_ERROR);
+    CHECK(gives("{\"or\": [true, {\"$ref\": \"missing\"}]}", NULL, "true"));
     CHECK(gives("{\"==\": [1]}", NULL, "false"));   /* 1 == undefined */
     CHECK(gives("{\"==\": [null]}", NULL, "true"));   /* null == undefined */
     CHECK(gives("{\"log\": \"x\"}", NULL, "\"x\""));
@@ -218,6 +220,10 @@ static void javascript_semantics(void)
     CHECK(gives("{\"+\": [\"1\", \"2px\"]}", NULL, "3"));        /* parseFloat */
     CHECK(gives("{\"-\": [\"3\", \"2px\"]}", NULL, "null"));     /* ToNumber: NaN */
     CHECK(gives("{\"*\": [\"2\"]}", NULL, "\"2\""));             /* reduce without initial */
+    /* The running product goes through parseFloat(String(a)): -0 becomes 0
+     * (0 * -1 * 5 is +0 there, so 1 / it is +Infinity). */
+    CHECK(gives("{\"<\": [{\"/\": [1, {\"*\": [0, -1, 5]}]}, 0]}", NULL, "false"));
+    CHECK(gives("{\"<\": [{\"/\": [1, {\"*\": [0, -1]}]}, 0]}", NULL, "true"));   /* the last step keeps -0 */
     CHECK(gives("{\"/\": [1, 0]}", NULL, "null"));               /* Infinity in JSON */
     CHECK(gives("{\"%\": [-7, 3]}", NULL, "-1"));
     CHECK(gives("{\"cat\": [1.5, null, true, [1, [2, null]], \"x\"]}", NULL, "\"1.5true1,2,x\""));
@@ -306,6 +312,7 @@ static void sem_ver(void)
     CHECK(semver_is("1.2-rc.1", "=", "1.2.0", "null"));            /* shorthand takes no pre-release */
     CHECK(semver_is("1.2.3", "=~", "1.2.3", "null"));              /* unknown operator */
     CHECK(gives("{\"sem_ver\": [1.5, \">\", \"1.4.9\"]}", NULL, "true"));   /* a number, as text */
+    CHECK(gives("{\"sem_ver\": [1000000, \"=\", \"1000000.0.0\"]}", NULL, "null"));   /* Go: "1e+06" */
     CHECK(gives("{\"sem_ver\": [\"1.2.3\", \"=\"]}", NULL, "null"));
 }
 

@@ -17,16 +17,24 @@
 //      golang.org/x/mod/semver, string_comparison.go) instead of flagd-core's.
 //   d  naming: a non-string targeting result names the variant of its JSON text
 //      with quotes removed (Go: json encoding, strings.ReplaceAll `"`) instead of
-//      JavaScript's toString().
-//   e  targeting: a targeting that is a JSON number, boolean, "" or [] is a
-//      rule to evaluate (Go evaluates anything but an absent/null/{} targeting)
-//      instead of no targeting (flagd-core: Object.keys() of it is empty).
+//      JavaScript's toString(). A string result names itself. (Go's encoder
+//      would also escape <, >, &, \ and control characters in it, so flagd Go
+//      can never choose a variant whose name holds one; the generator's names
+//      avoid them, and ToggleMaster uses the string as it is.)
+//   e  targeting: a targeting that is a JSON number, boolean, "", [] or null
+//      is a rule to evaluate (Go evaluates anything but an absent or {}
+//      targeting) instead of no targeting (flagd-core: it is falsy or
+//      Object.keys() of it is empty).
 //
 // With every knob off the oracle must reproduce flagd-core exactly (the test
 // checks that on every case it uses the oracle for, so a mistake here shows
 // up as a failure, not as an excuse). A difference between flagd-core and
-// ToggleMaster is excluded only when flipping some knobs reproduces
-// ToggleMaster's answer exactly.
+// ToggleMaster is excluded only when every knob on (ToggleMaster's
+// specification) reproduces ToggleMaster's answer exactly; the smallest set
+// of knobs that also does names the difference in the report.
+//
+// Further knobs model suspected ToggleMaster bugs (differential.mjs
+// TODO_BUGS): numberNaming 'js', semverNumbers 'js', unknownOps 'eager'.
 import { LogicEngine } from 'json-logic-engine';
 import jsonLogic from 'json-logic-js';
 import semver from 'semver';
@@ -35,7 +43,7 @@ import MurmurHash3 from 'imurmurhash';
 const LOGGER_SYMBOL = Symbol.for('flagd.logger');   // flagd-core's
 const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-// ---- flagd-core's operators, copied verbatim (flagd-core 4.0.1, index.esm.js) ----
+// ---- flagd-core's operators, copied from flagd-core 4.0.1 (index.esm.js): same logic, log calls dropped ----
 
 function getLoggerFromContext(context) {
   const logger = context[LOGGER_SYMBOL];
@@ -391,7 +399,7 @@ const JLJS_OPS = new Set(['==', '===', '!=', '!==', '>', '>=', '<', '<=', '!!', 
   'min', 'max', 'merge', 'var', 'missing', 'missing_some', 'if', '?:', 'and', 'or', 'filter', 'map', 'reduce', 'all', 'none', 'some',
   'starts_with', 'ends_with', 'sem_ver', 'fractional']);
 
-/** The operators a rule names that neither engine knows (flagd refuses these when loading). */
+/** The operators a rule names that json-logic-js and flagd do not know (for unknownOps: 'eager'). */
 function unknownOps(rule, out = []) {
   if (Array.isArray(rule)) { for (const r of rule) unknownOps(r, out); return out; }
   if (isPlainObject(rule)) {
@@ -475,7 +483,9 @@ export class Oracle {
     const targeting = flag.targeting;
     const hasTargeting = knobs.targeting === 'js'
       ? Boolean(targeting && Object.keys(targeting).length > 0)
-      : targeting !== undefined && targeting !== null && !(isPlainObject(targeting) && Object.keys(targeting).length === 0);
+      // Go: a json.RawMessage holds anything present but {} (even null, whose
+      // rule then evaluates to null: DEFAULT)
+      : targeting !== undefined && !(isPlainObject(targeting) && Object.keys(targeting).length === 0);
     if (!hasTargeting) return finish(undefined, 'STATIC');
 
     const data = { ...ctx, $flagd: { flagKey, timestamp: Math.floor(Date.now() / 1000) }, [LOGGER_SYMBOL]: quietLogger };
