@@ -18,8 +18,10 @@ static json_t *flagd_flag(const struct flag *flag)
 
     if (out == NULL)
         return NULL;
+    /* Deep copies: the snapshot's documents are shared with other
+     * threads, whose reference counts a shallow copy would touch. */
     json_object_foreach(flag->doc, key, value)
-        if (json_object_set(out, key, value) != 0) {
+        if (json_object_set_new(out, key, json_deep_copy(value)) != 0) {
             json_decref(out);
             return NULL;
         }
@@ -50,10 +52,12 @@ char *export_flagd(const struct snapshot *snap, size_t *len)
         if (json_object_set_new(doc, "$evaluators", evaluators) != 0)
             goto out;
         for (size_t i = 0; i < snap->flagset->count; i++)
-            if (json_object_set(evaluators, snap->flagset->evaluators[i].name, snap->flagset->evaluators[i].rule) != 0)
+            if (json_object_set_new(evaluators, snap->flagset->evaluators[i].name,
+                                    json_deep_copy(snap->flagset->evaluators[i].rule)) != 0)
                 goto out;
     }
-    if (json_object_size(snap->flagset->metadata) > 0 && json_object_set(doc, "metadata", snap->flagset->metadata) != 0)
+    if (json_object_size(snap->flagset->metadata) > 0 &&
+        json_object_set_new(doc, "metadata", json_deep_copy(snap->flagset->metadata)) != 0)
         goto out;
     text = json_dumps(doc, JSON_INDENT(2));
 out:

@@ -59,8 +59,10 @@ const char *flag_type_name(enum flag_type type)
 /* ---- building -------------------------------------------------------------- */
 
 /* Most flags are the original's on/off kind: they share one document and
- * one variants array, made once (jansson counts references atomically, and
- * nothing ever changes them), so such a flag costs two allocations. */
+ * one variants array, made once and never changed or freed, so such a flag
+ * costs two allocations. The shared document's reference count is never
+ * touched (jansson's decref reads it without an atomic before counting
+ * down); every other document belongs to one flag. */
 #define ORIGINAL_MEMBERS "\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":\"on\""
 
 static pthread_once_t original_once = PTHREAD_ONCE_INIT;
@@ -355,13 +357,15 @@ static void destroy(struct flag *flag)
     }
     logic_rule_free(flag->rule);
     flagset_unref(flag->bound_set);
-    json_decref(flag->doc);
+    if (flag->doc != original_doc)
+        json_decref(flag->doc);
     free(flag->metadata_json);
     free(flag->texts);
     free(flag);
 }
 
-/* A flag from its parts; takes over doc. */
+/* A flag from its parts; takes over doc (unless it is the shared
+ * original document). */
 static struct flag *build(const char *name, int64_t id, bool is_enabled, json_t *doc, int64_t version,
                           const char *created_at, const char *updated_at, const struct flagset *set,
                           const char *problem)
@@ -370,7 +374,8 @@ static struct flag *build(const char *name, int64_t id, bool is_enabled, json_t 
     struct flag *flag = doc ? calloc(1, sizeof *flag + name_len + 1) : NULL;
 
     if (flag == NULL) {
-        json_decref(doc);
+        if (doc != original_doc)
+            json_decref(doc);
         return NULL;
     }
     atomic_init(&flag->refs, 1);
@@ -406,7 +411,7 @@ struct flag *flag_create(const struct flag_row *row, const struct flagset *set)
         }
     }
     if (doc == NULL)
-        doc = json_incref(original_doc);
+        doc = original_doc;
     return build(row->name, row->id, row->is_enabled, doc, row->version > 0 ? row->version : 1, row->created_at,
                  row->updated_at, set, problem);
 }
@@ -420,8 +425,10 @@ struct flag *flag_bind(struct flag *flag, const struct flagset *set)
 {
     if (!flag_needs_binding(flag, set))
         return flag_ref(flag);
-    return build(flag->name, flag->id, flag->is_enabled, json_incref(flag->doc), flag->version, flag->created_at,
-                 flag->updated_at, set, flag->problem);
+    /* A copy of the document: each flag owns its own (see original_doc). */
+    return build(flag->name, flag->id, flag->is_enabled,
+                 flag->doc == original_doc ? original_doc : json_deep_copy(flag->doc), flag->version,
+                 flag->created_at, flag->updated_at, set, flag->problem);
 }
 
 struct flag *flag_ref(struct flag *flag)

@@ -313,7 +313,9 @@ static int check_targeting(const json_t *targeting, const struct flagset *set, b
 json_t *flagdoc_build(const json_t *current, const struct flagdoc_change *change, const struct flagset *set,
                       bool strict, char *err, size_t errlen, char *warning, size_t warnlen)
 {
-    json_t *merged = current ? json_copy((json_t *)current) : flag_original_document(), *doc = NULL;
+    /* A deep copy: current is a flag's document, shared with readers on
+     * other threads. */
+    json_t *merged = current ? json_deep_copy(current) : flag_original_document(), *doc = NULL;
     const json_t *variants, *def, *targeting, *metadata, *description;
     bool variants_given;
 

@@ -85,8 +85,11 @@ static void add_metadata(struct buf *b, const struct flag *flag, const struct fl
         buf_add(b, flag->metadata_json, flag->metadata_len);
         return;
     }
-    merged = json_copy(set->metadata);
-    if (merged == NULL || json_object_update(merged, json_object_get(flag->doc, "metadata")) != 0) {
+    /* Deep copies: the snapshot's values are shared with other threads,
+     * whose reference counts a shallow copy would touch. */
+    merged = json_deep_copy(set->metadata);
+    if (merged == NULL ||
+        json_object_update_new(merged, json_deep_copy(json_object_get(flag->doc, "metadata"))) != 0) {
         b->failed = true;
     } else if ((text = json_dumps(merged, JSON_COMPACT)) == NULL) {
         b->failed = true;

@@ -553,8 +553,16 @@ static struct node *compile_operator(struct compiler *c, const char *key, const 
             }
         if (c->expanding_count == LOGIC_MAX_DEPTH)
             return refuse(c, "$refs nest more than %d deep", LOGIC_MAX_DEPTH);
-        if (!hold(c, fragment))
+        /* The rule keeps a copy of its own: fragments are shared by every
+         * rule that uses them, and freed rules on other threads must not
+         * count their references down while this one counts up. */
+        fragment = json_deep_copy(fragment);
+        if (fragment == NULL || !hold(c, fragment)) {
+            json_decref((json_t *)fragment);
+            out_of_memory(c);
             return NULL;
+        }
+        json_decref((json_t *)fragment);   /* hold() took its own */
         c->expanding[c->expanding_count++] = name;
         saved = path_push(c, NULL, -1);
         expanded = compile_value(c, fragment, depth + 1);
