@@ -284,10 +284,10 @@ static int render(struct flag *flag, const char *created_at, const char *updated
     /* {"name":N,"is_enabled":false}  and
      * {"name":N,"is_enabled":false,"state":"DISABLED","type":"boolean",MEMBERS,
      *  "version":V,"created_at":"...","updated_at":"..."} */
-    /* The names and members, each timestamp twice (in the body and its own
-     * copy), and the fixed text around them: under 160 bytes with the
-     * version's 20 digits. */
-    total = 2 * name_len + doc_len + 2 * (created_at ? strlen(created_at) + 1 : 0) +
+    /* The name three times (its own copy, the summary, the body), the
+     * members, each timestamp twice (in the body and its own copy), and the
+     * fixed text around them: under 160 bytes with the version's 20 digits. */
+    total = 3 * name_len + doc_len + 2 * (created_at ? strlen(created_at) + 1 : 0) +
             2 * (updated_at ? strlen(updated_at) + 1 : 0) + 256 + sizeof version;
     flag->texts = malloc(total);
     if (flag->texts == NULL)

@@ -358,12 +358,12 @@ void api_evaluate_get(struct api_call *call)
             return;
         }
         if (strcmp(name, "flag_name") == 0) {
-            if (value_len > FLAG_STORED_NAME_MAX)
-                value_len = FLAG_STORED_NAME_MAX;   /* no flag has such a name: 404 below */
-            memcpy(flag_name, value, value_len);
-            flag_name[value_len] = '\0';
-            flag_name_len = value_len;
-            has_flag = 1;
+            /* Longer than any stored name: no flag has it (404 below).
+             * Cutting it short could name a different flag. */
+            flag_name_len = value_len <= FLAG_STORED_NAME_MAX ? value_len : 0;
+            memcpy(flag_name, value, flag_name_len);
+            flag_name[flag_name_len] = '\0';
+            has_flag = value_len <= FLAG_STORED_NAME_MAX ? 1 : -1;
             continue;
         }
         if (strcmp(name, "user_id") == 0) {
@@ -380,6 +380,11 @@ void api_evaluate_get(struct api_call *call)
     if (!has_flag) {
         json_decref(context);
         http_respond_error(call->req, 400, "'flag_name' is required: /evaluate?flag_name=NAME&user_id=ID");
+        return;
+    }
+    if (has_flag < 0) {
+        json_decref(context);
+        http_respond_error(call->req, 404, "Flag not found");
         return;
     }
     if ((snap = api_snapshot_or_503(call)) != NULL) {

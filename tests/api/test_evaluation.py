@@ -289,6 +289,51 @@ class NativeEvaluate(ServerTestCase):
         self.assertError(self.server.post("/evaluate", {"flag_name": 3}), 400)
 
 
+@unittest.skipUnless(BACKEND == "sqlite", "writes the original's row straight into SQLite")
+class LongStoredNames(TMTestCase):
+    """The original may have stored a 100-character name of 4-byte
+    characters: 400 bytes, the most a stored name can have."""
+
+    def raw_get(self, server, target):
+        """GET with the target's bytes as they are (raw UTF-8 in the query)."""
+        import socket
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
+            sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        return int(head.split(b" ")[1]), json.loads(body)
+
+    def test_the_longest_stored_name_loads_and_is_not_confused(self):
+        import sqlite3
+        import urllib.parse
+        url = new_database("longname")
+        migrate(url)
+        stored = "\U0001F600" * 100
+        con = sqlite3.connect(url[len("sqlite://"):])
+        con.execute("INSERT INTO flags(name, is_enabled) VALUES(?, 1)", (stored,))
+        con.commit()
+        con.close()
+        # Rendering this flag used to overrun its buffer: the server
+        # aborted while loading it.
+        with Server(url) as s:
+            self.assertEqual(s.get("/flags/" + urllib.parse.quote(stored, safe="")).json["name"], stored)
+            self.assertEqual(s.post("/evaluate", {"flag_name": stored}).json["result"], True)
+            self.assertError(s.post("/evaluate", {"flag_name": stored + "x"}), 404)
+            # A longer flag_name in the query was cut to 400 bytes, and so
+            # evaluated the stored flag.
+            status, body = self.raw_get(s, b"/evaluate?flag_name=" + stored.encode())
+            self.assertEqual((status, body.get("result")), (200, True), body)
+            status, body = self.raw_get(s, b"/evaluate?flag_name=" + stored.encode() + b"x")
+            self.assertEqual(status, 404, body)
+            self.assertIn("error", body)
+            stop_and_check(self, s)
+
+
 class FlagdFiles(TMTestCase):
     """import and export, and GET /flagd.json."""
 
