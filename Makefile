@@ -78,9 +78,10 @@ $(eval $(call unit_test,test_log,log))
 $(eval $(call unit_test,test_router,router text))
 $(eval $(call unit_test,test_loop,http/loop))
 $(eval $(call unit_test,test_logic,$(EVAL)))
-$(eval $(call unit_test,test_snapshot,$(FLAG)))
-$(eval $(call unit_test,test_catalog,catalog snapshot $(FLAG) app log $(STORE_CORE),tests/unit/fake_store.c))
-$(eval $(call unit_test,test_sync,sync catalog snapshot $(FLAG) app log $(STORE_CORE),tests/unit/fake_store.c))
+$(eval $(call unit_test,test_snapshot,$(FLAG) auth))
+$(eval $(call unit_test,test_auth,auth guard text))
+$(eval $(call unit_test,test_catalog,catalog snapshot $(FLAG) auth guard app log $(STORE_CORE),tests/unit/fake_store.c))
+$(eval $(call unit_test,test_sync,sync catalog snapshot $(FLAG) auth guard app log $(STORE_CORE),tests/unit/fake_store.c))
 UNIT_BIN   := $(UNIT_NAMES:%=$(BUILD)/unit/%)
 
 unit: $(UNIT_BIN)
@@ -92,8 +93,8 @@ unit: $(UNIT_BIN)
 FUZZ_CFLAGS := -std=c17 -O1 -g -D_GNU_SOURCE -pthread -Isrc -Itests/unit $(PKG_CFLAGS) \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BIN   := build/fuzz/fuzz_config build/fuzz/fuzz_request build/fuzz/fuzz_path build/fuzz/fuzz_http \
-              build/fuzz/fuzz_logic
-FUZZ_HTTP_SRC := $(filter-out src/main.c src/sync.c src/store/open.c src/store/sqlite.c src/store/postgres.c,$(SRC)) \
+              build/fuzz/fuzz_logic build/fuzz/fuzz_auth
+FUZZ_HTTP_SRC := $(filter-out src/main.c src/keycmd.c src/sync.c src/store/open.c src/store/sqlite.c src/store/postgres.c,$(SRC)) \
                tests/unit/fake_store.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c
 build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/flagdoc.c src/flag.c src/flagset.c src/text.c \
@@ -102,6 +103,7 @@ build/fuzz/fuzz_path: tests/fuzz/fuzz_path.c src/router.c src/text.c src/flag.c 
                       src/eval/value.c src/eval/logic.c src/eval/flagd.c
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(FUZZ_HTTP_SRC)
 build/fuzz/fuzz_logic: tests/fuzz/fuzz_logic.c src/eval/value.c src/eval/logic.c src/eval/flagd.c
+build/fuzz/fuzz_auth: tests/fuzz/fuzz_auth.c src/auth.c src/guard.c src/text.c
 build/fuzz/%:
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) -lm
@@ -129,7 +131,8 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/asan/togglemaster \
 	    build/asan/unit/test_snapshot build/asan/unit/test_catalog build/asan/unit/test_sync \
-	    build/asan/unit/test_log build/asan/unit/test_config build/asan/unit/test_loop build/asan/unit/test_logic
+	    build/asan/unit/test_log build/asan/unit/test_config build/asan/unit/test_loop build/asan/unit/test_logic \
+	    build/asan/unit/test_auth
 	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang OPT=-O1 \
 	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" \
 	    build/tsan/unit/test_snapshot build/tsan/unit/test_catalog build/tsan/unit/test_sync build/tsan/unit/test_log \
@@ -176,7 +179,7 @@ build/bench/eval_bench: bench/eval_bench.c src/flag.c src/flagset.c src/text.c s
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/flag.c src/flagset.c src/text.c \
+build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/auth.c src/flag.c src/flagset.c src/text.c \
                             src/eval/value.c src/eval/logic.c src/eval/flagd.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

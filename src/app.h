@@ -15,14 +15,14 @@
  *      order. Functions that expect one held end in _locked.
  *      The flag set lock (app->flagset_lock) is of the same rank, for the
  *      evaluators and flag-set metadata, and is never held together with a
- *      name lock.
+ *      name lock; so is the keys lock (app->keys_lock), for API keys.
  *   2. the snapshot cell lock (inside snapshot.c): held only while making
  *      and publishing the next snapshot; never held while calling out of
  *      snapshot.c, so never across I/O. Readers never take it.
  *   3. leaf locks, each held for a few instructions and never while taking
  *      another: the store worker queue (workers.c), an event loop's inbox
  *      (http/), the log buffer (log.c; its writer writes stdout without
- *      holding it).
+ *      holding it), the guard tables (guard.c).
  *
  * Nothing an event-loop thread can wait on is held across I/O: event loops
  * take only leaf locks and the snapshot's hazard slots (no lock at all).
@@ -35,6 +35,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "guard.h"
 #include "snapshot.h"
 #include "store/store.h"
 #include "workers.h"
@@ -53,11 +54,26 @@ struct app {
     struct sync *sync;
     pthread_mutex_t name_locks[APP_NAME_LOCKS];
     pthread_mutex_t flagset_lock;
+    pthread_mutex_t keys_lock;
+    /* Some API key has existed: authentication is on, for good (revoked
+     * keys count). Set before a snapshot holding keys is published, so a
+     * request never finds keys in the snapshot and this still false; the
+     * check of an open service then costs no snapshot (app_note_keys). */
+    atomic_bool keys_seen;
+    /* ADMIN_TOKEN's hash (auth.h), when set. */
+    bool has_admin_token;
+    unsigned char admin_token_hash[AUTH_HASH_LEN];
+    struct guard auth_guard;   /* failed authentications per address */
+    struct guard write_guard;  /* writes per API key */
+    struct guard key_guard;    /* key creations per API key */
 };
 
-/* Initializes and destroys the name locks and the flag set lock. */
+/* Initializes and destroys the locks and the failed-authentication table
+ * (app->cfg must be set). */
 void app_init_locks(struct app *app);
 void app_destroy_locks(struct app *app);
 pthread_mutex_t *app_name_lock(struct app *app, const char *name);
+/* Call with every keyring before publishing it (sets keys_seen). */
+void app_note_keys(struct app *app, const struct keyring *ring);
 
 #endif

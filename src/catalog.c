@@ -296,3 +296,59 @@ enum store_status catalog_refresh_flagset(struct app *app, struct store_conn *co
     flagset_unref(set);
     return st;
 }
+
+/* ---- API keys ------------------------------------------------------------------ */
+
+/* The keys as committed now go into the snapshot; after a committed change
+ * whose re-read fails, the next resync brings it (a revocation then waits
+ * for it: logged as an error). */
+static enum store_status reload_keys_locked(struct app *app, struct store_conn *conn)
+{
+    struct keyring *ring = NULL;
+    enum store_status st = store_keys_load(conn, &ring);
+
+    if (st == STORE_OK)
+        app_note_keys(app, ring);
+    if (st == STORE_OK && snapshot_set_keyring(app->snapshots, ring) != 0)
+        st = STORE_ERROR;
+    if (st != STORE_OK)
+        log_event(LOG_ERROR, "cannot re-read the API keys; the next resync brings them",
+                  json_pack("{s:s}", "detail", store_conn_error(conn)));
+    keyring_unref(ring);
+    return st;
+}
+
+enum store_status catalog_create_key(struct app *app, struct store_conn *conn, const struct auth_key *key)
+{
+    enum store_status st;
+
+    pthread_mutex_lock(&app->keys_lock);
+    st = store_key_create(conn, key);
+    if (st == STORE_OK)
+        reload_keys_locked(app, conn);
+    pthread_mutex_unlock(&app->keys_lock);
+    return st;
+}
+
+enum store_status catalog_revoke_key(struct app *app, struct store_conn *conn, const char *id,
+                                     struct auth_key *out)
+{
+    enum store_status st;
+
+    pthread_mutex_lock(&app->keys_lock);
+    st = store_key_revoke(conn, id, out);
+    if (st == STORE_OK)
+        reload_keys_locked(app, conn);
+    pthread_mutex_unlock(&app->keys_lock);
+    return st;
+}
+
+enum store_status catalog_refresh_keys(struct app *app, struct store_conn *conn)
+{
+    enum store_status st;
+
+    pthread_mutex_lock(&app->keys_lock);
+    st = reload_keys_locked(app, conn);
+    pthread_mutex_unlock(&app->keys_lock);
+    return st;
+}

@@ -50,6 +50,15 @@ enum store_status catalog_delete_evaluator(struct app *app, struct store_conn *c
 /* Re-reads the whole flag set (another instance changed it) and applies it. */
 enum store_status catalog_refresh_flagset(struct app *app, struct store_conn *conn);
 
+/* API keys: create stores key (its hash; see auth.h), revoke stamps it
+ * revoked (out: the key as it is now); either way the snapshot's keyring
+ * is re-read before returning, so the next request on this instance sees
+ * the change. refresh re-reads the keys (another instance changed them). */
+enum store_status catalog_create_key(struct app *app, struct store_conn *conn, const struct auth_key *key);
+enum store_status catalog_revoke_key(struct app *app, struct store_conn *conn, const char *id,
+                                     struct auth_key *out);
+enum store_status catalog_refresh_keys(struct app *app, struct store_conn *conn);
+
 /* Calls fn with the name of each evaluator, then each flag, in snap that
  * refers to the evaluator `name`; returns their number. */
 size_t catalog_evaluator_users(const struct snapshot *snap, const char *name,

@@ -41,6 +41,8 @@ static const struct int_setting int_settings[] = {
      "seconds between full reloads of the flags from the database"},
     {"MAX_CONNECTIONS", FIELD(max_connections), 16, 1000000, 10000, NULL,
      "open client connections; past it the longest-idle keep-alive one is closed"},
+    {"MAX_CLIENT_CONNECTIONS", FIELD(max_client_connections), 0, 1000000, 1024, NULL,
+     "open connections from one client address (503, closed, past it; 0: no limit)"},
     {"KEEPALIVE_TIMEOUT", FIELD(keepalive_timeout_s), 1, 3600, 75, NULL,
      "seconds an idle keep-alive connection stays open"},
     {"HEADER_TIMEOUT", FIELD(header_timeout_s), 1, 600, 10, NULL,
@@ -55,6 +57,18 @@ static const struct int_setting int_settings[] = {
      "bytes of request body (413 above)"},
     {"MAX_UNSENT_MB", FIELD(max_unsent_mb), 1, 65536, 256, NULL,
      "MiB of responses waiting on slow clients; past it stalled ones close"},
+    {"JSON_MAX_DEPTH", FIELD(json_max_depth), 2, 1000, 128, NULL,
+     "nesting of arrays and objects in a request body (400 above)"},
+    {"JSON_MAX_ELEMENTS", FIELD(json_max_elements), 1, 10000000, 100000, NULL,
+     "values in arrays and objects of a request body (400 above)"},
+    {"AUTH_FAILURE_LIMIT", FIELD(auth_failure_limit), 0, 1000000, 20, NULL,
+     "failed authentications per address per window before 429 (0: no limit)"},
+    {"AUTH_FAILURE_WINDOW", FIELD(auth_failure_window_s), 1, 86400, 60, NULL,
+     "seconds of that window; an address over the limit waits as long"},
+    {"WRITE_LIMIT", FIELD(write_limit), 0, 100000000, 1200, NULL,
+     "changes one API key may make per minute before 429 (0: no limit)"},
+    {"KEY_CREATE_LIMIT", FIELD(key_create_limit), 0, 1000000, 60, NULL,
+     "API keys one key may create per hour before 429 (0: no limit)"},
 };
 #define INT_SETTING_COUNT (sizeof int_settings / sizeof int_settings[0])
 
@@ -316,6 +330,49 @@ static int load_tls(struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* "true"/"false" (also 1/0, yes/no), unset or empty: def. */
+static int load_bool(const char *name, bool def, bool *out, char *err, size_t errlen)
+{
+    const char *text = getenv(name);
+    char shown[64];
+
+    *out = def;
+    if (text == NULL || *text == '\0')
+        return 0;
+    if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0 || strcmp(text, "yes") == 0)
+        *out = true;
+    else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0 || strcmp(text, "no") == 0)
+        *out = false;
+    else {
+        quote_value(text, shown, sizeof shown);
+        return fail(err, errlen, "%s: invalid value '%s' (expected true or false)", name, shown);
+    }
+    return 0;
+}
+
+static int load_access(struct config *cfg, char *err, size_t errlen)
+{
+    const char *token = getenv("ADMIN_TOKEN"), *origins = getenv("CORS_ORIGINS");
+
+    if (load_bool("AUTH_REQUIRED", false, &cfg->auth_required, err, errlen) != 0 ||
+        load_bool("PUBLIC_EVALUATION", false, &cfg->public_evaluation, err, errlen) != 0)
+        return -1;
+    if (token != NULL && *token != '\0') {
+        /* The value is a secret: the message never quotes it. */
+        if (strlen(token) < AUTH_TOKEN_MIN_BYTES)
+            return fail(err, errlen, "ADMIN_TOKEN: too short (at least %d bytes; 32 random bytes recommended)",
+                        AUTH_TOKEN_MIN_BYTES);
+        for (const char *p = token; *p != '\0'; p++)
+            if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+                return fail(err, errlen, "ADMIN_TOKEN: must not hold blanks or control characters");
+        if ((cfg->admin_token = strdup(token)) == NULL)
+            return fail(err, errlen, "out of memory reading ADMIN_TOKEN");
+    }
+    if (origins != NULL && *origins != '\0' && (cfg->cors_origins = strdup(origins)) == NULL)
+        return fail(err, errlen, "out of memory reading CORS_ORIGINS");
+    return 0;
+}
+
 int config_load(struct config *cfg, char *err, size_t errlen)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -333,7 +390,8 @@ int config_load(struct config *cfg, char *err, size_t errlen)
     cfg->db_pool_size = 2 * cfg->threads > CONFIG_MAX_POOL_SIZE ? CONFIG_MAX_POOL_SIZE : 2 * cfg->threads;
 
     if (load_int_settings(cfg, err, errlen) != 0 || load_words(cfg, err, errlen) != 0 ||
-        load_tls(cfg, err, errlen) != 0 || load_database(cfg, err, errlen) != 0) {
+        load_tls(cfg, err, errlen) != 0 || load_access(cfg, err, errlen) != 0 ||
+        load_database(cfg, err, errlen) != 0) {
         config_free(cfg);
         return -1;
     }
@@ -346,7 +404,13 @@ void config_free(struct config *cfg)
     free(cfg->database_display);
     free(cfg->tls_cert_file);
     free(cfg->tls_key_file);
+    free(cfg->cors_origins);
+    if (cfg->admin_token != NULL) {
+        explicit_bzero(cfg->admin_token, strlen(cfg->admin_token));
+        free(cfg->admin_token);
+    }
     cfg->database = cfg->database_display = cfg->tls_cert_file = cfg->tls_key_file = NULL;
+    cfg->cors_origins = cfg->admin_token = NULL;
 }
 
 void config_print_help(FILE *out)
@@ -360,12 +424,18 @@ void config_print_help(FILE *out)
           "  serve      serve the HTTP API (default)\n"
           "  migrate    apply pending database migrations (idempotent)\n"
           "  init-db    alias of migrate, as in the original monolith\n"
+          "  keys create --role admin|editor|client --name LABEL\n"
+          "             make an API key; prints it once (only its hash is stored)\n"
+          "  keys list  list the keys: id, name, role, created, revoked\n"
+          "  keys revoke ID\n"
+          "             revoke a key at once on every instance\n"
           "  import FILE [--dry-run] [--prune]\n"
           "             load a flagd flag file (flags, $evaluators, metadata) in one\n"
           "             transaction and report what changed; --prune also deletes\n"
           "             flags and evaluators the file does not have; FILE - is stdin\n"
           "  export [FILE]\n"
           "             write every flag as one flagd flag file (stdout by default)\n"
+          "  routes     print the route table (method, path, least role) as JSON lines\n"
           "  version    print the version\n"
           "  help       print this text (also -h, --help)\n"
           "\n"
@@ -386,7 +456,16 @@ void config_print_help(FILE *out)
           "                                                   default json\n"
           "  TLS_CERT_FILE, TLS_KEY_FILE\n"
           "                       PEM certificate chain and key: serve HTTPS (TLS 1.2+)\n"
-          "                       on PORT; both re-read on SIGHUP    default unset\n",
+          "                       on PORT; both re-read on SIGHUP    default unset\n"
+          "  ADMIN_TOKEN          a secret that acts as an admin API key (at least 16\n"
+          "                       bytes, no blanks; never logged)      default unset\n"
+          "  AUTH_REQUIRED        true: refuse to start (exit 2) without ADMIN_TOKEN or\n"
+          "                       an active API key                    default false\n"
+          "  PUBLIC_EVALUATION    true: reading flags and evaluating need no key\n"
+          "                                                   default false\n"
+          "  CORS_ORIGINS         browser origins allowed to call the API, comma-\n"
+          "                       separated (e.g. https://app.example.com), or *\n"
+          "                                                   default unset (none)\n",
           out);
     for (size_t i = 0; i < INT_SETTING_COUNT; i++) {
         const struct int_setting *s = &int_settings[i];
@@ -402,6 +481,11 @@ void config_print_help(FILE *out)
     fputs("\n"
           "Flag names are 1-100 characters of A-Z a-z 0-9 . _ : - starting with a\n"
           "letter or digit.\n"
+          "\n"
+          "Authentication is off until ADMIN_TOKEN is set or a key is created (the\n"
+          "service then says so in /ready). From then on every route but /health and\n"
+          "/ready needs Authorization: Bearer KEY or X-API-Key: KEY; see\n"
+          "docs/security.md.\n"
           "\n"
           "Signals: SIGTERM or SIGINT stop gracefully; SIGHUP re-reads the TLS files\n"
           "and reloads every flag from the database (after an import into SQLite).\n"

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 /* Hard limits, documented in --help and the README. */
+#define AUTH_TOKEN_MIN_BYTES 16
 #define CONFIG_MAX_THREADS 256
 #define CONFIG_MAX_POOL_SIZE 256
 
@@ -46,6 +47,7 @@ struct config {
 
     /* HTTP transport limits (see src/http/http.h for what each bounds). */
     int max_connections;       /* MAX_CONNECTIONS */
+    int max_client_connections;/* MAX_CLIENT_CONNECTIONS */
     int keepalive_timeout_s;   /* KEEPALIVE_TIMEOUT */
     int header_timeout_s;      /* HEADER_TIMEOUT */
     int body_timeout_s;        /* BODY_TIMEOUT */
@@ -55,6 +57,17 @@ struct config {
     int max_unsent_mb;         /* MAX_UNSENT_MB */
     char *tls_cert_file;       /* TLS_CERT_FILE, NULL: plain HTTP */
     char *tls_key_file;        /* TLS_KEY_FILE */
+    /* Access (auth.h). admin_token may be a secret: never log it. */
+    char *admin_token;         /* ADMIN_TOKEN, NULL: unset */
+    bool auth_required;        /* AUTH_REQUIRED: refuse to start without a key */
+    bool public_evaluation;    /* PUBLIC_EVALUATION: reads and evaluations need no key */
+    int json_max_depth;        /* JSON_MAX_DEPTH */
+    int json_max_elements;     /* JSON_MAX_ELEMENTS */
+    int auth_failure_limit;    /* AUTH_FAILURE_LIMIT */
+    int auth_failure_window_s; /* AUTH_FAILURE_WINDOW */
+    int write_limit;           /* WRITE_LIMIT: writes per key per minute */
+    int key_create_limit;      /* KEY_CREATE_LIMIT: keys one key makes per hour */
+    char *cors_origins;        /* CORS_ORIGINS: comma-separated origins, NULL: none */
 };
 
 /* Reads the environment into *cfg. On a bad value returns -1 and writes one

@@ -321,6 +321,7 @@ int flagfile_import(struct store *store, const char *path, const struct flagfile
     conn = store_conn_create(store, "import");
     if (conn == NULL)
         goto out;
+    store_conn_set_cli_actor(conn, "import");
     /* The comparison and the changes in one transaction: what is compared
      * is what is changed. */
     if (!options->dry_run && (st = store_begin(conn)) != STORE_OK)

@@ -1,6 +1,6 @@
 /*
  * main — the command line: serve (default), migrate, init-db, import,
- * export, version, help.
+ * export, keys, routes, version, help.
  *
  * Owns: process start-up and shutdown order, and the wiring: `serve`
  * builds the server context (app.h) in dependency order — store, snapshot
@@ -23,6 +23,7 @@
 #include "app.h"
 #include "config.h"
 #include "flagfile.h"
+#include "keycmd.h"
 #include "http/http.h"
 #include "log.h"
 #include "store/store.h"
@@ -126,6 +127,7 @@ static struct http_settings http_settings_from(const struct config *cfg)
         .port = cfg->port,
         .threads = cfg->threads,
         .max_connections = cfg->max_connections,
+        .max_client_connections = cfg->max_client_connections,
         .keepalive_timeout_s = cfg->keepalive_timeout_s,
         .header_timeout_s = cfg->header_timeout_s,
         .body_timeout_s = cfg->body_timeout_s,
@@ -163,6 +165,36 @@ static int wait_for_stop(const sigset_t *signals, struct http_server *http, stru
     }
 }
 
+/* AUTH_REQUIRED: ADMIN_TOKEN, or an active key in the store. 0 when
+ * satisfied, else the exit code (2: no key; 1: the keys cannot be read). */
+static int check_auth_required(const struct config *cfg, struct store *store)
+{
+    struct store_conn *conn;
+    struct keyring *ring = NULL;
+    enum store_status st;
+    int rc;
+
+    if (!cfg->auth_required || cfg->admin_token != NULL)
+        return 0;
+    if ((conn = store_conn_create(store, "auth-check")) == NULL)
+        return 1;
+    st = store_keys_load(conn, &ring);
+    if (st != STORE_OK) {
+        log_event(LOG_ERROR, "AUTH_REQUIRED: cannot read the API keys, so cannot start",
+                  json_pack("{s:s}", "detail", store_conn_error(conn)));
+        rc = 1;
+    } else if (ring->active == 0) {
+        log_msg(LOG_ERROR, "AUTH_REQUIRED is set but there is no ADMIN_TOKEN and no active API key: "
+                           "set ADMIN_TOKEN or run 'togglemaster keys create --role admin --name NAME'");
+        rc = 2;
+    } else {
+        rc = 0;
+    }
+    keyring_unref(ring);
+    store_conn_destroy(conn);
+    return rc;
+}
+
 static int run_serve(const struct config *cfg)
 {
     struct app app = {.cfg = cfg};
@@ -183,11 +215,20 @@ static int run_serve(const struct config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     app_init_locks(&app);
+    if (cfg->admin_token != NULL) {
+        app.has_admin_token = true;
+        auth_hash(cfg->admin_token, strlen(cfg->admin_token), app.admin_token_hash);
+    }
     if (log_start_async() != 0)
         log_msg(LOG_WARN, "cannot start the log writer thread; logging synchronously");
     app.store = store_open(cfg, err, sizeof err);
     if (app.store == NULL)
         goto out;
+    if ((rc = check_auth_required(cfg, app.store)) != 0) {
+        snprintf(err, sizeof err, "AUTH_REQUIRED is not met");
+        goto out;
+    }
+    rc = 1;
     app.snapshots = snapshot_cell_create();
     api = api_create(&app);
     if (app.snapshots == NULL || api == NULL) {
@@ -255,8 +296,13 @@ int main(int argc, char **argv)
         return 0;
     }
     bool flagfile = strcmp(command, "import") == 0 || strcmp(command, "export") == 0;
-    if ((argc > 2 && !flagfile) || (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
-                                    strcmp(command, "init-db") != 0 && !flagfile)) {
+    bool keys = strcmp(command, "keys") == 0;
+    if (strcmp(command, "routes") == 0) {
+        api_print_routes(stdout);
+        return 0;
+    }
+    if ((argc > 2 && !flagfile && !keys) || (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
+                                             strcmp(command, "init-db") != 0 && !flagfile && !keys)) {
         fprintf(stderr, "togglemaster: unknown command '%s' (try: togglemaster --help)\n", command);
         return 2;
     }
@@ -269,6 +315,8 @@ int main(int argc, char **argv)
         rc = run_serve(&cfg);
     else if (flagfile)
         rc = run_flagfile(&cfg, argc, argv);
+    else if (keys)
+        rc = keycmd_run(&cfg, argc - 1, argv + 1);
     else
         rc = run_migrate(&cfg);
     config_free(&cfg);

@@ -733,9 +733,9 @@ static struct snapshot_order_node *order_build(struct flag **flags, size_t n)
 
 /* ==== snapshots =========================================================== */
 
-/* Takes over index and order, and a reference to flagset. */
+/* Takes over index and order, and a reference to flagset and keyring. */
 static struct snapshot *snapshot_make(struct snapshot_index_node *index, struct snapshot_order_node *order,
-                                      struct flagset *flagset)
+                                      struct flagset *flagset, struct keyring *keyring)
 {
     struct snapshot *snap = malloc(sizeof *snap);
 
@@ -750,6 +750,7 @@ static struct snapshot *snapshot_make(struct snapshot_index_node *index, struct 
     snap->index = index;
     snap->order = order;
     snap->flagset = flagset_ref(flagset);
+    snap->keyring = keyring_ref(keyring);
     return snap;
 }
 
@@ -759,6 +760,7 @@ void snapshot_release(struct snapshot *snap)
         index_unref(snap->index);
         order_unref(snap->order);
         flagset_unref(snap->flagset);
+        keyring_unref(snap->keyring);
         free(snap);
     }
 }
@@ -808,7 +810,7 @@ static struct snapshot *snapshot_with_put_bound(const struct snapshot *cur, stru
             return NULL;
         }
     }
-    return snapshot_make(index, root, cur->flagset);
+    return snapshot_make(index, root, cur->flagset, cur->keyring);
 }
 
 /* A new snapshot: cur without name. NULL with *found false when cur has no
@@ -834,7 +836,7 @@ static struct snapshot *snapshot_with_remove(const struct snapshot *cur, const c
         order_unref(order);
         order = only;
     }
-    return snapshot_make(index, order, cur->flagset);
+    return snapshot_make(index, order, cur->flagset, cur->keyring);
 }
 
 const struct flag *snapshot_find(const struct snapshot *snap, const char *name, size_t len)
@@ -943,6 +945,7 @@ struct snapshot_builder {
     struct builder_entry *entries;
     size_t count, capacity;
     struct flagset *flagset;
+    struct keyring *keyring;
 };
 
 struct snapshot_builder *snapshot_builder_create(void)
@@ -958,6 +961,7 @@ void snapshot_builder_abort(struct snapshot_builder *b)
         flag_unref(b->entries[i].flag);
     free(b->entries);
     flagset_unref(b->flagset);
+    keyring_unref(b->keyring);
     free(b);
 }
 
@@ -965,6 +969,12 @@ void snapshot_builder_set_flagset(struct snapshot_builder *b, struct flagset *se
 {
     flagset_unref(b->flagset);
     b->flagset = flagset_ref(set);
+}
+
+void snapshot_builder_set_keyring(struct snapshot_builder *b, struct keyring *ring)
+{
+    keyring_unref(b->keyring);
+    b->keyring = keyring_ref(ring);
 }
 
 int snapshot_builder_add(struct snapshot_builder *b, struct flag *flag)
@@ -998,6 +1008,8 @@ struct snapshot *snapshot_builder_finish(struct snapshot_builder *b)
     struct snapshot *snap = NULL;
     size_t kept = 0;
 
+    if (b->keyring == NULL && (b->keyring = keyring_create(NULL, 0)) == NULL)
+        goto out;
     if (b->flagset == NULL && (b->flagset = flagset_create()) == NULL)
         goto out;
     /* Rules with $refs are compiled against the set the snapshot holds. */
@@ -1034,7 +1046,7 @@ struct snapshot *snapshot_builder_finish(struct snapshot_builder *b)
             goto out;
         }
     }
-    snap = snapshot_make(index, order, b->flagset);
+    snap = snapshot_make(index, order, b->flagset, b->keyring);
 out:
     free(sorted);
     free(scratch);
@@ -1065,6 +1077,7 @@ struct snapshot_cell {
     bool loading;
     bool tracked_lost;         /* out of memory noting one: the load repeats */
     bool flagset_changed;      /* the flag set was replaced during the load */
+    bool keyring_changed;      /* so were the keys */
     struct tracked_name *tracked;
     size_t tracked_count, tracked_capacity;
     struct hazard_slot slots[SNAPSHOT_MAX_READER_THREADS];
@@ -1097,6 +1110,7 @@ static void forget_tracked_locked(struct snapshot_cell *cell)
     cell->tracked_count = cell->tracked_capacity = 0;
     cell->tracked_lost = false;
     cell->flagset_changed = false;
+    cell->keyring_changed = false;
 }
 
 void snapshot_cell_destroy(struct snapshot_cell *cell)
@@ -1241,7 +1255,7 @@ static struct snapshot *snapshot_with_flagset(const struct snapshot *cur, struct
         atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
     if (cur->order != NULL)
         order_ref(cur->order);
-    next = snapshot_make(cur->index, cur->order, set);
+    next = snapshot_make(cur->index, cur->order, set, cur->keyring);
     snapshot_cursor_after(cur, "", 0, &cursor);
     while (next != NULL && (f = snapshot_cursor_next(&cursor)) != NULL) {
         struct snapshot *rebound;
@@ -1264,6 +1278,27 @@ int snapshot_set_flagset(struct snapshot_cell *cell, struct flagset *set)
     cur = atomic_load(&cell->current);
     if (cur != NULL && (next = snapshot_with_flagset(cur, set)) != NULL)
         publish_locked(cell, next);
+    pthread_mutex_unlock(&cell->lock);
+    return cur == NULL || next != NULL ? 0 : -1;
+}
+
+int snapshot_set_keyring(struct snapshot_cell *cell, struct keyring *ring)
+{
+    struct snapshot *cur, *next = NULL;
+
+    pthread_mutex_lock(&cell->lock);
+    if (cell->loading)
+        cell->keyring_changed = true;
+    cur = atomic_load(&cell->current);
+    if (cur != NULL) {
+        /* Everything else is shared with the current snapshot. */
+        if (cur->index != NULL)
+            atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
+        if (cur->order != NULL)
+            order_ref(cur->order);
+        if ((next = snapshot_make(cur->index, cur->order, cur->flagset, ring)) != NULL)
+            publish_locked(cell, next);
+    }
     pthread_mutex_unlock(&cell->lock);
     return cur == NULL || next != NULL ? 0 : -1;
 }
@@ -1291,8 +1326,15 @@ int snapshot_load_publish(struct snapshot_cell *cell, struct snapshot *loaded)
 
     pthread_mutex_lock(&cell->lock);
     cur = atomic_load(&cell->current);
-    if (cell->tracked_lost || (cur == NULL && (cell->tracked_count > 0 || cell->flagset_changed)))
+    if (cell->tracked_lost ||
+        (cur == NULL && (cell->tracked_count > 0 || cell->flagset_changed || cell->keyring_changed)))
         rc = 1;
+    /* Keys replaced during the load: the current ones are at least as new.
+     * (loaded is not published yet: it is still ours to change.) */
+    if (rc == 0 && cell->keyring_changed && cur->keyring != loaded->keyring) {
+        keyring_unref(loaded->keyring);
+        loaded->keyring = keyring_ref(cur->keyring);
+    }
     /* A flag set replaced during the load: the current one is at least as
      * new as what the load read. */
     if (rc == 0 && cell->flagset_changed && cur->flagset != loaded->flagset) {

@@ -3,8 +3,9 @@
  *
  * Owns: the committed flags (held by pointer, struct flag), two persistent
  * structures over them, the flag set they share (flagset.h: evaluators and
- * flag-set metadata, with every flag's $refs resolved against it), and the
- * cell that holds the current snapshot.
+ * flag-set metadata, with every flag's $refs resolved against it), the API
+ * keys (auth.h: a keyring, so checking a key needs no I/O), and the cell
+ * that holds the current snapshot.
  *
  *  - The index: a hash array mapped trie (CHAMP layout, 32-way, keyed by
  *    flag_name_hash) for `GET /flags/<name>`: at most ceil(64/5) levels, in
@@ -51,6 +52,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "auth.h"
 #include "flag.h"
 #include "flagset.h"
 
@@ -73,6 +75,7 @@ struct snapshot {
     struct snapshot_index_node *index;   /* NULL when empty */
     struct snapshot_order_node *order;   /* NULL when empty */
     struct flagset *flagset;   /* evaluators and flag-set metadata; never NULL */
+    struct keyring *keyring;   /* the API keys (auth.h); never NULL */
 };
 
 struct snapshot_cell;
@@ -104,6 +107,11 @@ int snapshot_remove(struct snapshot_cell *cell, const char *name, size_t len);
  * that the set changed. 0, or -1 when out of memory. */
 int snapshot_set_flagset(struct snapshot_cell *cell, struct flagset *set);
 
+/* Publishes a snapshot with other keys (the snapshot takes its own
+ * reference). Before the first load this only notes that the keys
+ * changed. 0, or -1 when out of memory. */
+int snapshot_set_keyring(struct snapshot_cell *cell, struct keyring *ring);
+
 /* ---- full loads (initial load, resync) ---------------------------------- */
 
 /* A load reads every flag from the store outside any lock of ours, while
@@ -127,6 +135,8 @@ struct snapshot_builder;
 struct snapshot_builder *snapshot_builder_create(void);
 int snapshot_builder_add(struct snapshot_builder *b, struct flag *flag);
 void snapshot_builder_set_flagset(struct snapshot_builder *b, struct flagset *set);
+/* The keys (an empty keyring unless set). */
+void snapshot_builder_set_keyring(struct snapshot_builder *b, struct keyring *ring);
 /* NULL when out of memory; frees b either way. */
 struct snapshot *snapshot_builder_finish(struct snapshot_builder *b);
 void snapshot_builder_abort(struct snapshot_builder *b);

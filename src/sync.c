@@ -40,6 +40,7 @@ struct batch {
     size_t count;
     bool overflow;
     bool flagset;              /* the evaluators or flag-set metadata changed */
+    bool keys;                 /* a key was created or revoked */
 };
 
 static long long now_ms(void)
@@ -66,14 +67,22 @@ static int reload(struct sync *s)
     for (int attempt = 0; attempt < LOAD_TRIES; attempt++) {
         struct snapshot_builder *builder = snapshot_builder_create();
         struct flagset *set = NULL;
+        struct keyring *keys = NULL;
         int rc;
 
         if (builder == NULL)
             return -1;
         snapshot_load_begin(cell);
+        /* The keys with the first snapshot: never one without them, which
+         * would serve as if authentication were off. */
+        if (store_keys_load(s->conn, &keys) == STORE_OK) {
+            app_note_keys(s->app, keys);
+            snapshot_builder_set_keyring(builder, keys);
+        }
         /* The flag set first: the flags' $refs are resolved against it. */
-        if (store_flagset_load(s->conn, &set) == STORE_OK)
+        if (keys != NULL && store_flagset_load(s->conn, &set) == STORE_OK)
             snapshot_builder_set_flagset(builder, set);
+        keyring_unref(keys);
         if (set == NULL || store_flag_load_all(s->conn, add_flag, builder) != STORE_OK) {
             flagset_unref(set);
             snprintf(s->detail, sizeof s->detail, "%s", store_conn_error(s->conn));
@@ -122,7 +131,11 @@ static int reload_checked(struct sync *s)
     if (!s->loaded || s->failing) {
         struct snapshot *snap = snapshot_acquire(s->app->snapshots);
         log_event(LOG_INFO, s->loaded ? "flags reloaded after a failure" : "flags loaded",
-                  json_pack("{s:I}", "flags", (json_int_t)(snap ? snap->count : 0)));
+                  json_pack("{s:I, s:I}", "flags", (json_int_t)(snap ? snap->count : 0), "api_keys",
+                            (json_int_t)(snap ? snap->keyring->active : 0)));
+        if (!s->loaded && snap != NULL && !s->app->has_admin_token && snap->keyring->count == 0)
+            log_msg(LOG_WARN, "authentication is off: anyone who can reach the port can change flags. "
+                              "Set ADMIN_TOKEN or run 'togglemaster keys create --role admin --name NAME'");
         snapshot_release(snap);
     }
     s->loaded = true;
@@ -138,6 +151,10 @@ static void collect(void *ctx, enum store_change kind, const char *name)
 
     if (kind == STORE_CHANGE_FLAGSET) {
         b->flagset = true;
+        return;
+    }
+    if (kind == STORE_CHANGE_KEYS) {
+        b->keys = true;
         return;
     }
     for (size_t i = 0; i < b->count; i++)
@@ -164,6 +181,8 @@ static int drain_and_apply(struct sync *s)
             rc = reload(s) == 0 ? 0 : -1;
         else if (rc == 0 && b.flagset)
             rc = catalog_refresh_flagset(s->app, s->conn) == STORE_OK ? 0 : -1;
+        if (rc == 0 && b.keys && !b.overflow)
+            rc = catalog_refresh_keys(s->app, s->conn) == STORE_OK ? 0 : -1;
         for (size_t i = 0; i < b.count; i++) {
             if (rc == 0 && !b.overflow)
                 rc = catalog_refresh(s->app, s->conn, b.names[i]) == STORE_OK ? 0 : -1;
@@ -171,11 +190,11 @@ static int drain_and_apply(struct sync *s)
         }
         if (rc != 0)
             return -1;
-        if (b.count == 0 && !b.overflow && !b.flagset)
+        if (b.count == 0 && !b.overflow && !b.flagset && !b.keys)
             return 0;
         log_event(LOG_DEBUG, "applied changes from other instances",
-                  json_pack("{s:I, s:b, s:b}", "flags", (json_int_t)b.count, "flag_set", b.flagset,
-                            "full_reload", b.overflow));
+                  json_pack("{s:I, s:b, s:b, s:b}", "flags", (json_int_t)b.count, "flag_set", b.flagset,
+                            "keys", b.keys, "full_reload", b.overflow));
     }
 }
 

@@ -122,3 +122,55 @@ char *text_json_object(const char *key, const char *value, size_t *len)
         *len = strlen(text);
     return text;
 }
+
+void text_json_shape(const char *s, size_t len, int *depth, size_t *elements)
+{
+    int level = 0, deepest = 0;
+    size_t count = 0;
+    bool in_string = false, escaped = false, empty = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_string = true;
+            break;
+        case '[':
+        case '{':
+            if (++level > deepest)
+                deepest = level;
+            empty = true;
+            continue;
+        case ']':
+        case '}':
+            if (level > 0) {
+                if (!empty)
+                    count++;   /* the last value of the container */
+                level--;
+            }
+            break;
+        case ',':
+            count++;
+            break;
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            continue;
+        default:
+            break;
+        }
+        empty = false;
+    }
+    *depth = deepest;
+    *elements = count;
+}

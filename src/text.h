@@ -26,6 +26,13 @@ size_t text_utf8_repair(const char *s, size_t len, char *out);
  * ("%", "%zz") are kept as they are. */
 size_t text_percent_decode(const char *in, size_t len, char *out);
 
+/* The shape of a JSON text, measured before it is parsed: the deepest
+ * nesting of arrays and objects, and the number of values in them (each
+ * member and element counts once). One pass over the bytes, no
+ * allocation; strings (with their escapes) are skipped. The text need not
+ * be valid JSON: the parser decides that afterwards. */
+void text_json_shape(const char *s, size_t len, int *depth, size_t *elements);
+
 /* {"key": value} as a malloc'd JSON text (*len its length), with bytes of
  * value that are not UTF-8 replaced; NULL when out of memory. */
 char *text_json_object(const char *key, const char *value, size_t *len);

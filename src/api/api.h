@@ -15,6 +15,8 @@
 #ifndef TM_API_H
 #define TM_API_H
 
+#include <stdio.h>
+
 #include "../app.h"
 #include "../http/http.h"
 
@@ -22,6 +24,10 @@ struct api;
 
 struct api *api_create(struct app *app);
 void api_destroy(struct api *api);
+/* The route table as JSON lines, one {"methods":[...],"pattern":...,
+ * "role":...} per route (`togglemaster routes`): what the access tests
+ * are generated from, so a new route cannot ship untested. */
+void api_print_routes(FILE *out);
 /* The transport's handler (http_handler_fn); ctx is the struct api. */
 void api_handle(void *ctx, struct http_request *req);
 

@@ -114,6 +114,9 @@ static void add_ofrep_error(struct buf *b, const char *key, size_t key_len, cons
     buf_str(b, code);
     buf_str(b, "\",\"errorDetails\":");
     buf_json_string(b, details, strlen(details));
+    /* OFREP's members, and the "error" every error of this API carries. */
+    buf_str(b, ",\"error\":");
+    buf_json_string(b, details, strlen(details));
     buf_str(b, "}");
 }
 
@@ -137,6 +140,8 @@ static int add_ofrep_result(struct buf *b, const struct flag *flag, const struct
         buf_str(b, ",\"errorCode\":\"");
         buf_str(b, flag_error_code(r->error));
         buf_str(b, "\",\"errorDetails\":");
+        buf_json_string(b, r->detail, strlen(r->detail));
+        buf_str(b, ",\"error\":");
         buf_json_string(b, r->detail, strlen(r->detail));
     } else {
         buf_str(b, ",\"reason\":\"");

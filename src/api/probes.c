@@ -10,7 +10,10 @@
 #include "routes.h"
 
 static const char health_body[] = "{\"status\":\"ok\"}";
-static const char ready_body[] = "{\"status\":\"ready\"}";
+/* "auth" says whether API keys are checked: "off" is the original's open
+ * service, which an operator should know about. */
+static const char ready_auth_on[] = "{\"status\":\"ready\",\"auth\":\"on\"}";
+static const char ready_auth_off[] = "{\"status\":\"ready\",\"auth\":\"off\"}";
 
 void api_health(struct api_call *call)
 {
@@ -32,9 +35,12 @@ static void ready_job_run(struct api_job *job, struct store_conn *conn, struct a
                  version, latest);
         api_reply_error(reply, 503, message);
     } else {
+        struct snapshot *snap = snapshot_acquire(job->app->snapshots);
+        const char *body = snap != NULL && api_auth_on(job->app, snap) ? ready_auth_on : ready_auth_off;
+        snapshot_release(snap);
         reply->status = 200;
-        reply->body = strdup(ready_body);
-        reply->len = sizeof ready_body - 1;
+        reply->body = strdup(body);
+        reply->len = strlen(body);
     }
 }
 

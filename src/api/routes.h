@@ -6,16 +6,17 @@
 #define TM_API_ROUTES_H
 
 #include "../app.h"
+#include "../auth.h"
 #include "../http/http.h"
 #include "../router.h"
 #include "../workers.h"
 
-/* Who may call a route, once API keys exist (checked in api_handle). */
-enum api_role {
-    ROLE_PUBLIC = 0,           /* anyone: the probes */
-    ROLE_CLIENT,               /* read flags, evaluate */
-    ROLE_EDITOR,               /* change flags */
-    ROLE_ADMIN,                /* everything */
+/* Who is calling: the key that authenticated the request, or, with
+ * authentication off (or PUBLIC_EVALUATION on a read), "anonymous". */
+struct api_identity {
+    char id[AUTH_KEY_ID_LEN + 1 > sizeof "anonymous" ? AUTH_KEY_ID_LEN + 1 : sizeof "anonymous"];
+    char name[AUTH_NAME_MAX + 1];
+    enum auth_role role;
 };
 
 /* API_JSON_BODY: a body, when there is one, must be application/json (415
@@ -29,7 +30,7 @@ typedef void (*api_handler_fn)(struct api_call *call);
 struct api_route {
     struct route_spec spec;    /* methods and pattern */
     api_handler_fn handle;
-    enum api_role role;
+    enum auth_role role;       /* the least role that may call it */
     unsigned flags;
 };
 
@@ -38,6 +39,7 @@ struct api_call {
     struct http_request *req;
     const struct api_route *route;
     const struct route_match *match;   /* the path's parameters, decoded */
+    struct api_identity who;
 };
 
 void api_flags_list(struct api_call *call);
@@ -56,6 +58,16 @@ void api_evaluate_post(struct api_call *call);
 void api_flagd_document(struct api_call *call);
 void api_health(struct api_call *call);
 void api_ready(struct api_call *call);
+void api_keys_list(struct api_call *call);
+void api_key_create(struct api_call *call);
+void api_key_revoke(struct api_call *call);
+void api_audit_list(struct api_call *call);
+void api_flag_history(struct api_call *call);
+
+/* Whether authentication is on: ADMIN_TOKEN is set or a key exists
+ * (revoked ones count, so that revoking the last key never opens the
+ * service). */
+bool api_auth_on(const struct app *app, const struct snapshot *snap);
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -84,6 +96,11 @@ struct api_reply {
 };
 void api_reply_error(struct api_reply *reply, int status, const char *message);
 void api_reply_message(struct api_reply *reply, int status, const char *message);
+struct api_job;
+/* 503 for STORE_UNAVAILABLE, 500 for anything else, logged with the
+ * request id and the store's message (which the answer does not show). */
+void api_reply_store_failure(struct api_job *job, struct store_conn *conn, enum store_status st,
+                             struct api_reply *reply);
 
 /* Work for a store worker. Callers malloc a struct that begins with this,
  * set run (and cleanup, for what the job owns), and hand it to api_defer(),
@@ -94,9 +111,15 @@ struct api_job {
     struct worker_job work;
     struct http_request *req;
     struct app *app;
+    struct api_identity who;   /* the caller: the actor of the job's writes */
     void (*run)(struct api_job *job, struct store_conn *conn, struct api_reply *reply);
     void (*cleanup)(struct api_job *job);   /* or NULL */
 };
 void api_defer(struct api_call *call, struct api_job *job);
+/* A zeroed job of `size` bytes (a struct that begins with struct api_job)
+ * with run and cleanup set, or NULL after answering 500. */
+void *api_job_alloc(struct api_call *call, size_t size,
+                    void (*run)(struct api_job *, struct store_conn *, struct api_reply *),
+                    void (*cleanup)(struct api_job *));
 
 #endif

@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,6 +115,39 @@ static void finish_exchange(struct conn *c, struct exchange *ex, bool aborted)
 
 static void conn_on_event(struct loop *ev, struct loop_watch *watch, uint32_t events);
 
+/* The address the connection comes from, as text (IPv4-mapped IPv6
+ * addresses as IPv4), or "" when the socket cannot say. */
+static void peer_address(int fd, char out[HTTP_PEER_MAX])
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    out[0] = '\0';
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, HTTP_PEER_MAX);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], out, HTTP_PEER_MAX);
+        else
+            inet_ntop(AF_INET6, a, out, HTTP_PEER_MAX);
+    }
+}
+
+/* What a client past MAX_CLIENT_CONNECTIONS gets before its connection is
+ * closed (plain HTTP only: over TLS nothing can be said before the
+ * handshake). */
+static const char client_busy_response[] =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 63\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "{\"error\":\"too many connections from this address; retry later\"}";
+
 struct conn *conn_open(struct http_loop *loop, int fd)
 {
     struct http_server *server = loop->server;
@@ -122,27 +157,47 @@ struct conn *conn_open(struct http_loop *loop, int fd)
         return NULL;
     c->watch.fd = fd;
     c->watch.fn = conn_on_event;
+    c->client_slot = -1;
+    peer_address(fd, c->peer);
+    if (server->settings.max_client_connections > 0 && c->peer[0] != '\0') {
+        /* FNV-1a of the address text. */
+        unsigned h = 2166136261u;
+        for (const char *p = c->peer; *p != '\0'; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        c->client_slot = (int)(h % HTTP_CLIENT_SLOTS);
+        if (atomic_fetch_add(&server->client_connections[c->client_slot], 1) >=
+            server->settings.max_client_connections) {
+            atomic_fetch_sub(&server->client_connections[c->client_slot], 1);
+            if (server->tls == NULL)
+                (void)send(fd, client_busy_response, sizeof client_busy_response - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            free(c);
+            return NULL;   /* the caller closes fd */
+        }
+    }
     c->loop = loop;
     llhttp_init(&c->parser, HTTP_REQUEST, &request_parser_settings);
     c->parser.data = c;
     if (server->tls != NULL) {
         c->ssl = tls_session_new(server->tls, fd);
-        if (c->ssl == NULL) {
-            free(c);
-            return NULL;
-        }
+        if (c->ssl == NULL)
+            goto fail;
         c->handshaking = true;
     }
     if (loop_watch(loop->ev, &c->watch, EPOLLIN) != 0) {
         tls_session_free(c->ssl);
-        free(c);
-        return NULL;
+        goto fail;
     }
     conn_list_append(&loop->busy, c);
     /* A new connection has as long as a request head to begin. */
     conn_set_deadline(c, server->settings.header_timeout_s);
     atomic_fetch_add(&server->connections, 1);
     return c;
+
+fail:
+    if (c->client_slot >= 0)
+        atomic_fetch_sub(&server->client_connections[c->client_slot], 1);
+    free(c);
+    return NULL;
 }
 
 void conn_close(struct conn *c)
@@ -171,6 +226,8 @@ void conn_close(struct conn *c)
     free(c->tls_out);
     conn_list_remove(c->idle ? &loop->idle : &loop->busy, c);
     atomic_fetch_sub(&loop->server->connections, 1);
+    if (c->client_slot >= 0)
+        atomic_fetch_sub(&loop->server->client_connections[c->client_slot], 1);
     c->next = loop->graveyard;       /* freed after this loop round */
     loop->graveyard = c;
 }
@@ -453,6 +510,8 @@ void conn_request_begins(struct conn *c, struct exchange *ex)
 {
     c->reading = ex;
     ex->conn = c;
+    memcpy(ex->peer, c->peer, sizeof ex->peer);
+    ex->req.peer = ex->peer;
     set_idle(c, false);
     conn_set_deadline(c, c->loop->server->settings.header_timeout_s);
 }
@@ -505,6 +564,8 @@ void conn_refuse(struct conn *c, int status, const char *message)
             return;
         }
         ex->conn = c;
+        memcpy(ex->peer, c->peer, sizeof ex->peer);
+        ex->req.peer = ex->peer;
         ex->started_ns = http_now_ns();
         atomic_fetch_add(&c->loop->server->in_flight, 1);
     }

@@ -38,6 +38,8 @@
 #include "method.h"
 
 #define HTTP_REQUEST_ID_MAX 128
+/* An IPv6 address as text, with its NUL. */
+#define HTTP_PEER_MAX 46
 /* Headers per request (431 above). */
 #define HTTP_MAX_HEADERS 100
 
@@ -46,6 +48,7 @@ struct http_settings {
     int port;
     int threads;               /* event loops */
     int max_connections;
+    int max_client_connections;  /* per client address; 0: no limit */
     int keepalive_timeout_s;
     int header_timeout_s;
     int body_timeout_s;
@@ -76,6 +79,7 @@ struct http_request {
     const struct http_header *headers;
     unsigned header_count;
     const char *request_id;    /* X-Request-Id as sent when sane, else generated */
+    const char *peer;          /* the client's address as text ("" if unknown) */
 };
 
 typedef void (*http_handler_fn)(void *ctx, struct http_request *req);

@@ -79,6 +79,7 @@ struct exchange {
     unsigned host_count;
     char method_name[24];
     char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char peer[HTTP_PEER_MAX];       /* the connection's, copied: it may close first */
     bool keep_alive;
     bool http10;                    /* keep-alive must then be said */
 
@@ -134,6 +135,8 @@ struct conn {
     const char *feed_base;          /* the buffer llhttp_execute() is parsing */
     unsigned long long fed_total;   /* bytes parsed before it */
     bool eof;                       /* the client sent FIN */
+    char peer[HTTP_PEER_MAX];       /* the client's address, as text */
+    int client_slot;                /* its count in client_connections, or -1 */
 };
 
 /* The connections of a loop that are in one state. */
@@ -167,6 +170,8 @@ struct http_loop {
     char read_buffer[LOOP_READ_BUFFER];
 };
 
+#define HTTP_CLIENT_SLOTS 4096
+
 struct http_server {
     struct http_settings settings;
     http_handler_fn handler;
@@ -183,6 +188,10 @@ struct http_server {
     atomic_long in_flight;          /* requests begun and not yet answered and sent */
     atomic_long connections;
     atomic_llong unsent;            /* bytes of responses not yet written */
+    /* Open connections per client address, by hash of the address text
+     * (MAX_CLIENT_CONNECTIONS). Addresses that share a slot share a count:
+     * with HTTP_CLIENT_SLOTS slots that takes many busy addresses. */
+    atomic_int client_connections[HTTP_CLIENT_SLOTS];
 };
 
 /* The loop whose thread this is (NULL on other threads). */

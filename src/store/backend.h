@@ -27,11 +27,24 @@ struct store_backend {
     enum store_status (*flag_delete)(struct store_conn *conn, const char *name);
     enum store_status (*flag_load_all)(struct store_conn *conn, store_flag_fn fn, void *ctx);
     enum store_status (*flag_get)(struct store_conn *conn, const char *name, struct flag **out);
+    /* flag_get, locking the row until the transaction ends (audit's
+     * "before"): store.c calls it only inside one. */
+    enum store_status (*flag_get_locked)(struct store_conn *conn, const char *name, struct flag **out);
+    /* An evaluator's rule text (malloc'd) locked the same way;
+     * STORE_NOT_FOUND when there is none. */
+    enum store_status (*evaluator_get_locked)(struct store_conn *conn, const char *name, char **rule);
     enum store_status (*flagset_load)(struct store_conn *conn, struct flagset **out);
     enum store_status (*evaluator_put)(struct store_conn *conn, const char *name, const char *rule,
                                        int64_t *version);
     enum store_status (*evaluator_delete)(struct store_conn *conn, const char *name);
     enum store_status (*metadata_put)(struct store_conn *conn, const char *metadata);
+    enum store_status (*key_create)(struct store_conn *conn, const struct auth_key *key);
+    /* Stamps revoked_at unless set; fills *out with the key as it is now. */
+    enum store_status (*key_revoke)(struct store_conn *conn, const char *id, struct auth_key *out);
+    enum store_status (*keys_load)(struct store_conn *conn, struct keyring **out);
+    enum store_status (*audit_append)(struct store_conn *conn, const struct audit_entry *entry);
+    enum store_status (*audit_list)(struct store_conn *conn, const struct audit_query *query,
+                                    store_audit_fn fn, void *ctx);
     enum store_status (*begin)(struct store_conn *conn);
     enum store_status (*commit)(struct store_conn *conn);
     void (*rollback)(struct store_conn *conn);
@@ -60,6 +73,9 @@ struct store {
 struct store_conn {
     struct store *store;
     char error[STORE_ERROR_MAX];
+    bool in_transaction;                /* between store_begin and its end */
+    struct store_actor actor;           /* who the writes are for */
+    char cli_actor_name[128];           /* its name, for store_conn_set_cli_actor */
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -67,6 +83,13 @@ extern const struct store_backend store_postgres_backend;
 
 void store_set_error(struct store_conn *conn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* A key's hash as 64 lowercase hex digits, and a key from its stored
+ * columns (id, name, role, hash, created_at, revoked_at; the last NULL
+ * while active): 0, or -1 for a row that is not a valid key (skipped). */
+void store_hash_hex(const unsigned char hash[AUTH_HASH_LEN], char out[2 * AUTH_HASH_LEN + 1]);
+int store_key_from_columns(struct auth_key *key, const char *id, const char *name, const char *role,
+                           const char *hash_hex, const char *created_at, const char *revoked_at);
 
 /* store_open() with a given backend instead of the one cfg names. */
 struct store *store_open_backend(const struct config *cfg, const struct store_backend *backend, char *err,

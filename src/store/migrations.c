@@ -29,6 +29,35 @@ const struct migration postgres_migrations[] = {
      " key VARCHAR(100) PRIMARY KEY,"
      " value TEXT NOT NULL,"
      " updated_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP)"},
+    {3, "api keys, audit trail",
+     /* Keys are stored only as the SHA-256 of the key (auth.h). Revoked keys
+      * stay, so that revoking the last one never turns authentication off.
+      * Audit rows are append-only: the product never updates or deletes
+      * them, and the trigger refuses it to anyone else who tries. */
+     "CREATE TABLE IF NOT EXISTS api_keys ("
+     " id VARCHAR(32) PRIMARY KEY,"
+     " name VARCHAR(100) NOT NULL,"
+     " role VARCHAR(16) NOT NULL,"
+     " hash CHAR(64) NOT NULL,"
+     " created_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+     " revoked_at TIMESTAMPTZ);"
+     "CREATE TABLE IF NOT EXISTS audit_log ("
+     " id BIGSERIAL PRIMARY KEY,"
+     " at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),"
+     " actor_id VARCHAR(32) NOT NULL,"
+     " actor_name VARCHAR(100) NOT NULL,"
+     " action VARCHAR(16) NOT NULL,"
+     " object_type VARCHAR(16) NOT NULL,"
+     " object_name VARCHAR(400) NOT NULL,"
+     " before TEXT,"
+     " after TEXT,"
+     " request_id VARCHAR(128));"
+     "CREATE INDEX IF NOT EXISTS audit_log_object ON audit_log(object_type, object_name, id);"
+     "CREATE OR REPLACE FUNCTION togglemaster_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+     " $$BEGIN RAISE EXCEPTION 'audit_log rows cannot be changed or deleted'; END$$;"
+     "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log;"
+     "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log"
+     " FOR EACH ROW EXECUTE FUNCTION togglemaster_audit_append_only()"},
 };
 const int postgres_migration_count = sizeof postgres_migrations / sizeof postgres_migrations[0];
 
@@ -58,5 +87,29 @@ const struct migration sqlite_migrations[] = {
      " key VARCHAR(100) PRIMARY KEY,"
      " value TEXT NOT NULL,"
      " updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"},
+    {3, "api keys, audit trail",
+     "CREATE TABLE IF NOT EXISTS api_keys ("
+     " id VARCHAR(32) PRIMARY KEY,"
+     " name VARCHAR(100) NOT NULL,"
+     " role VARCHAR(16) NOT NULL,"
+     " hash CHAR(64) NOT NULL,"
+     " created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+     " revoked_at TIMESTAMP);"
+     "CREATE TABLE IF NOT EXISTS audit_log ("
+     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),"
+     " actor_id VARCHAR(32) NOT NULL,"
+     " actor_name VARCHAR(100) NOT NULL,"
+     " action VARCHAR(16) NOT NULL,"
+     " object_type VARCHAR(16) NOT NULL,"
+     " object_name VARCHAR(400) NOT NULL,"
+     " before TEXT,"
+     " after TEXT,"
+     " request_id VARCHAR(128));"
+     "CREATE INDEX IF NOT EXISTS audit_log_object ON audit_log(object_type, object_name, id);"
+     "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
+     " BEGIN SELECT RAISE(ABORT, 'audit_log rows cannot be changed or deleted'); END;"
+     "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
+     " BEGIN SELECT RAISE(ABORT, 'audit_log rows cannot be changed or deleted'); END"},
 };
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -61,6 +61,8 @@
  * instance of an earlier version (which listens only to the flags') never
  * takes one of these for a flag name. */
 #define FLAGSET_CHANNEL "togglemaster_flagset"
+/* API keys created or revoked: listeners reload the keyring. */
+#define KEYS_CHANNEL "togglemaster_keys"
 /* "<instance id> <name>": names reach the store validated or as looked up
  * (at most FLAG_STORED_NAME_MAX bytes); PostgreSQL allows payloads up to
  * 8000 bytes. */
@@ -79,7 +81,9 @@
 
 enum pg_statement {
     STMT_CREATE, STMT_UPDATE, STMT_VERSION, STMT_DELETE, STMT_LOAD_ALL, STMT_GET,
-    STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_COUNT
+    STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_GET_LOCKED,
+    STMT_EVALUATOR_GET, STMT_KEY_CREATE, STMT_KEY_REVOKE, STMT_KEYS_LOAD, STMT_AUDIT_APPEND, STMT_AUDIT_OBJECT,
+    STMT_AUDIT_ALL, STMT_COUNT
 };
 
 /* Not prepared: preparing would fail while the table does not exist yet. */
@@ -91,6 +95,12 @@ enum pg_statement {
 #define FLAG_COLUMNS "id, name, is_enabled, document, version, " RFC3339("created_at") ", " RFC3339("updated_at")
 #define NOTIFY_FLAG "pg_notify('" CHANGE_CHANNEL "', "
 #define NOTIFY_FLAGSET "pg_notify('" FLAGSET_CHANNEL "', "
+#define NOTIFY_KEYS "pg_notify('" KEYS_CHANNEL "', "
+/* The columns of a key, in the order store_key_from_columns() takes them. */
+#define KEY_COLUMNS "id, name, role, hash, " RFC3339("created_at") ", " RFC3339("revoked_at")
+/* The columns of an audit row, in the order audit_list reads them. */
+#define AUDIT_COLUMNS "id, " RFC3339("at") ", actor_id, actor_name, action, object_type, object_name, before," \
+                      " after, request_id"
 
 static const struct {
     const char *name;
@@ -128,6 +138,25 @@ static const struct {
                            "WITH w AS (INSERT INTO catalog_settings(key, value) VALUES('metadata', $1)"
                            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
                            " RETURNING key) SELECT key, " NOTIFY_FLAGSET "$2) FROM w", 2},
+    /* The row an audited change is about to change, locked until commit. */
+    [STMT_GET_LOCKED] = {"tm_get_locked", "SELECT " FLAG_COLUMNS " FROM flags WHERE name = $1 FOR UPDATE", 1},
+    [STMT_EVALUATOR_GET] = {"tm_evaluator_get", "SELECT rule FROM evaluators WHERE name = $1 FOR UPDATE", 1},
+    [STMT_KEY_CREATE] = {"tm_key_create",
+                         "WITH w AS (INSERT INTO api_keys(id, name, role, hash) VALUES($1, $2, $3, $4) RETURNING id)"
+                         " SELECT id, " NOTIFY_KEYS "$5) FROM w", 5},
+    [STMT_KEY_REVOKE] = {"tm_key_revoke",
+                         "WITH w AS (UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1"
+                         " RETURNING *) SELECT " KEY_COLUMNS ", " NOTIFY_KEYS "$2) FROM w", 2},
+    [STMT_KEYS_LOAD] = {"tm_keys_load", "SELECT " KEY_COLUMNS " FROM api_keys", 0},
+    [STMT_AUDIT_APPEND] = {"tm_audit_append",
+                           "INSERT INTO audit_log(actor_id, actor_name, action, object_type, object_name, before,"
+                           " after, request_id) VALUES($1, $2, $3, $4, $5, $6, $7, $8)", 8},
+    [STMT_AUDIT_OBJECT] = {"tm_audit_object",
+                           "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE object_type = $1 AND object_name = $2"
+                           " AND id < $3::bigint ORDER BY id DESC LIMIT $4::int", 4},
+    [STMT_AUDIT_ALL] = {"tm_audit_all",
+                        "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE ($1::text IS NULL OR object_type = $1)"
+                        " AND id < $2::bigint ORDER BY id DESC LIMIT $3::int", 3},
 };
 
 struct pg_conn {
@@ -742,6 +771,164 @@ static enum store_status pg_metadata_put(struct store_conn *conn, const char *me
     return flagset_write((struct pg_conn *)conn, STMT_METADATA_PUT, metadata, NULL, NULL);
 }
 
+static enum store_status pg_flag_get_locked(struct store_conn *conn, const char *name, struct flag **out)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    const char *params[1] = {name};
+    PGresult *res;
+    enum store_status st = run(c, STMT_GET_LOCKED, params, false, &res);
+
+    if (st != STORE_OK)
+        return st;
+    st = PQntuples(res) > 0 ? flag_from_result(c, res, 0, out) : STORE_NOT_FOUND;
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_evaluator_get_locked(struct store_conn *conn, const char *name, char **rule)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    const char *params[1] = {name};
+    PGresult *res;
+    enum store_status st = run(c, STMT_EVALUATOR_GET, params, false, &res);
+
+    if (st != STORE_OK)
+        return st;
+    st = STORE_NOT_FOUND;
+    if (PQntuples(res) > 0)
+        st = (*rule = strdup(PQgetvalue(res, 0, 0))) != NULL ? STORE_OK : STORE_ERROR;
+    PQclear(res);
+    return st;
+}
+
+/* ---- keys and the audit trail ------------------------------------------- */
+
+/* The keys in res (KEY_COLUMNS first), valid rows only, into a new array. */
+static struct auth_key *keys_from_result(PGresult *res, size_t *count)
+{
+    int n = PQntuples(res);
+    struct auth_key *keys = malloc((n > 0 ? (size_t)n : 1) * sizeof *keys);
+
+    *count = 0;
+    for (int i = 0; keys != NULL && i < n; i++)
+        if (store_key_from_columns(&keys[*count], value_or_null(res, i, 0), value_or_null(res, i, 1),
+                                   value_or_null(res, i, 2), value_or_null(res, i, 3), value_or_null(res, i, 4),
+                                   value_or_null(res, i, 5)) == 0)
+            (*count)++;
+    return keys;
+}
+
+static enum store_status pg_key_create(struct store_conn *conn, const struct auth_key *key)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    char payload[NOTIFY_PAYLOAD_MAX], hash[2 * AUTH_HASH_LEN + 1];
+    const char *params[5] = {key->id, key->name, auth_role_name(key->role), hash, payload};
+    PGresult *res;
+    enum store_status st;
+
+    notify_payload(c, payload, "");
+    store_hash_hex(key->hash, hash);
+    st = run(c, STMT_KEY_CREATE, params, false, &res);
+    if (st == STORE_OK)
+        PQclear(res);
+    return st;
+}
+
+static enum store_status pg_key_revoke(struct store_conn *conn, const char *id, struct auth_key *out)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    char payload[NOTIFY_PAYLOAD_MAX];
+    const char *params[2] = {id, payload};
+    struct auth_key *keys;
+    size_t count;
+    PGresult *res;
+    enum store_status st;
+
+    notify_payload(c, payload, "");
+    st = run(c, STMT_KEY_REVOKE, params, false, &res);
+    if (st != STORE_OK)
+        return st;
+    keys = keys_from_result(res, &count);
+    PQclear(res);
+    if (keys == NULL) {
+        store_set_error(conn, "out of memory reading a key");
+        return STORE_ERROR;
+    }
+    if (count == 1)
+        *out = keys[0];
+    free(keys);
+    return count == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status pg_keys_load(struct store_conn *conn, struct keyring **out)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    struct auth_key *keys;
+    size_t count;
+    PGresult *res;
+    enum store_status st = run(c, STMT_KEYS_LOAD, NULL, true, &res);
+
+    if (st != STORE_OK)
+        return st;
+    keys = keys_from_result(res, &count);
+    PQclear(res);
+    *out = keys != NULL ? keyring_create(keys, count) : NULL;
+    free(keys);
+    if (*out == NULL) {
+        store_set_error(conn, "out of memory reading keys");
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static enum store_status pg_audit_append(struct store_conn *conn, const struct audit_entry *e)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    const char *params[8] = {e->actor_id, e->actor_name, e->action, e->object_type, e->object_name,
+                             e->before, e->after, e->request_id};
+    PGresult *res;
+    enum store_status st = run(c, STMT_AUDIT_APPEND, params, false, &res);
+
+    if (st == STORE_OK)
+        PQclear(res);
+    return st;
+}
+
+static enum store_status pg_audit_list(struct store_conn *conn, const struct audit_query *q, store_audit_fn fn,
+                                       void *ctx)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    char before[24], limit[16];
+    const char *object_params[4] = {q->object_type, q->object_name, before, limit};
+    const char *all_params[3] = {q->object_type, before, limit};
+    PGresult *res;
+    enum store_status st;
+
+    snprintf(before, sizeof before, "%lld", (long long)(q->before_id > 0 ? q->before_id : INT64_MAX));
+    snprintf(limit, sizeof limit, "%d", q->limit);
+    if (q->object_name != NULL)
+        st = run(c, STMT_AUDIT_OBJECT, object_params, true, &res);
+    else
+        st = run(c, STMT_AUDIT_ALL, all_params, true, &res);
+    if (st != STORE_OK)
+        return st;
+    for (int i = 0, n = PQntuples(res); i < n && st == STORE_OK; i++) {
+        struct audit_entry e = {
+            .id = strtoll(PQgetvalue(res, i, 0), NULL, 10), .at = PQgetvalue(res, i, 1),
+            .actor_id = PQgetvalue(res, i, 2), .actor_name = PQgetvalue(res, i, 3),
+            .action = PQgetvalue(res, i, 4), .object_type = PQgetvalue(res, i, 5),
+            .object_name = PQgetvalue(res, i, 6), .before = value_or_null(res, i, 7),
+            .after = value_or_null(res, i, 8), .request_id = value_or_null(res, i, 9),
+        };
+        if (fn(ctx, &e) != 0) {
+            store_set_error(conn, "out of memory reading the audit trail");
+            st = STORE_ERROR;
+        }
+    }
+    PQclear(res);
+    return st;
+}
+
 /* ---- transactions ------------------------------------------------------- */
 
 static enum store_status pg_begin(struct store_conn *conn)
@@ -790,7 +977,7 @@ static enum store_status pg_listen(struct store_conn *conn)
 
     if (st != STORE_OK)
         return st;
-    if (exec_simple(c, "listen", "LISTEN " CHANGE_CHANNEL "; LISTEN " FLAGSET_CHANNEL, &st) != 0)
+    if (exec_simple(c, "listen", "LISTEN " CHANGE_CHANNEL "; LISTEN " FLAGSET_CHANNEL "; LISTEN " KEYS_CHANNEL, &st) != 0)
         return st;
     c->listening = true;
     return STORE_OK;
@@ -824,6 +1011,8 @@ static enum store_status pg_drain_changes(struct store_conn *conn, store_change_
                    strncmp(payload, self, self_len) == 0;
         if (!own && strcmp(note->relname, FLAGSET_CHANNEL) == 0)
             fn(ctx, STORE_CHANGE_FLAGSET, "");
+        else if (!own && strcmp(note->relname, KEYS_CHANNEL) == 0)
+            fn(ctx, STORE_CHANGE_KEYS, "");
         else if (!own)
             fn(ctx, STORE_CHANGE_FLAG, space != NULL ? space + 1 : payload);
         PQfreemem(note);
@@ -846,6 +1035,13 @@ const struct store_backend store_postgres_backend = {
     .flag_delete = pg_flag_delete,
     .flag_load_all = pg_flag_load_all,
     .flag_get = pg_flag_get,
+    .flag_get_locked = pg_flag_get_locked,
+    .evaluator_get_locked = pg_evaluator_get_locked,
+    .key_create = pg_key_create,
+    .key_revoke = pg_key_revoke,
+    .keys_load = pg_keys_load,
+    .audit_append = pg_audit_append,
+    .audit_list = pg_audit_list,
     .flagset_load = pg_flagset_load,
     .evaluator_put = pg_evaluator_put,
     .evaluator_delete = pg_evaluator_delete,

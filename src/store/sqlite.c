@@ -31,7 +31,9 @@
 
 enum sqlite_statement {
     STMT_CREATE, STMT_UPDATE, STMT_VERSION, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_SCHEMA_VERSION,
-    STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_COUNT
+    STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_EVALUATOR_GET,
+    STMT_KEY_CREATE, STMT_KEY_REVOKE, STMT_KEY_GET, STMT_KEYS_LOAD, STMT_AUDIT_APPEND, STMT_AUDIT_OBJECT,
+    STMT_AUDIT_ALL, STMT_COUNT
 };
 
 /* Timestamps: stored as "YYYY-MM-DD HH:MM:SS[.SSS]" in UTC (what
@@ -41,6 +43,12 @@ enum sqlite_statement {
 /* The columns of a flag row, in the order flag_from_row() reads them. */
 #define FLAG_COLUMNS "id, name, is_enabled, document, version, " RFC3339("created_at") ", " \
                      RFC3339("COALESCE(updated_at, created_at)")
+
+/* The columns of a key, in the order store_key_from_columns() takes them. */
+#define KEY_COLUMNS "id, name, role, hash, " RFC3339("created_at") ", " RFC3339("revoked_at")
+/* The columns of an audit row, in the order audit_from_row() reads them. */
+#define AUDIT_COLUMNS "id, " RFC3339("at") ", actor_id, actor_name, action, object_type, object_name, before," \
+                      " after, request_id"
 
 static const char *const statement_sql[STMT_COUNT] = {
     [STMT_CREATE] = "INSERT INTO flags(name, is_enabled, document, created_at, updated_at)"
@@ -62,6 +70,18 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_METADATA_PUT] = "INSERT INTO catalog_settings(key, value, updated_at) VALUES('metadata', ?1, " NOW ")"
                           " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
                           " updated_at = excluded.updated_at RETURNING key",
+    [STMT_EVALUATOR_GET] = "SELECT rule FROM evaluators WHERE name = ?1",
+    [STMT_KEY_CREATE] = "INSERT INTO api_keys(id, name, role, hash, created_at) VALUES(?1, ?2, ?3, ?4, " NOW ")"
+                        " RETURNING id",
+    [STMT_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, " NOW ") WHERE id = ?1 RETURNING id",
+    [STMT_KEY_GET] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE id = ?1",
+    [STMT_KEYS_LOAD] = "SELECT " KEY_COLUMNS " FROM api_keys",
+    [STMT_AUDIT_APPEND] = "INSERT INTO audit_log(actor_id, actor_name, action, object_type, object_name, before,"
+                          " after, request_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [STMT_AUDIT_OBJECT] = "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE object_type = ?1 AND object_name = ?2"
+                          " AND id < ?3 ORDER BY id DESC LIMIT ?4",
+    [STMT_AUDIT_ALL] = "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE (?1 IS NULL OR object_type = ?1)"
+                       " AND id < ?3 ORDER BY id DESC LIMIT ?4",
 };
 
 struct sqlite_conn {
@@ -511,6 +531,189 @@ static enum store_status sqlite_metadata_put(struct store_conn *conn, const char
     return flagset_write((struct sqlite_conn *)conn, STMT_METADATA_PUT, "metadata", metadata, NULL, NULL);
 }
 
+static enum store_status sqlite_evaluator_get(struct store_conn *conn, const char *name, char **rule)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_EVALUATOR_GET, &stmt);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    st = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(stmt, 0);
+        st = (*rule = strdup(text ? text : "null")) != NULL ? STORE_OK : STORE_ERROR;
+        rc = sqlite3_step(stmt);
+    }
+    if (rc != SQLITE_DONE) {
+        if (st == STORE_OK)
+            free(*rule);
+        st = fail(c, rc, "evaluator");
+    }
+    sqlite3_reset(stmt);
+    return st;
+}
+
+/* ---- keys and the audit trail ------------------------------------------------ */
+
+static const char *column_text(sqlite3_stmt *stmt, int i)
+{
+    return (const char *)sqlite3_column_text(stmt, i);
+}
+
+static enum store_status sqlite_key_create(struct store_conn *conn, const struct auth_key *key)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    char hash[2 * AUTH_HASH_LEN + 1];
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_KEY_CREATE, &stmt);
+
+    if (st != STORE_OK)
+        return st;
+    store_hash_hex(key->hash, hash);
+    sqlite3_bind_text(stmt, 1, key->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, key->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, auth_role_name(key->role), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, hash, -1, SQLITE_STATIC);
+    return step_one(c, stmt, "key", NULL);
+}
+
+/* Reads the keys stmt returns (KEY_COLUMNS) into a new array. */
+static enum store_status read_keys(struct sqlite_conn *c, sqlite3_stmt *stmt, struct auth_key **out, size_t *count)
+{
+    struct auth_key *keys = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            struct auth_key *grown = realloc(keys, (cap = cap ? 2 * cap : 16) * sizeof *keys);
+            if (grown == NULL) {
+                free(keys);
+                sqlite3_reset(stmt);
+                store_set_error(&c->base, "sqlite: out of memory reading keys");
+                return STORE_ERROR;
+            }
+            keys = grown;
+        }
+        if (store_key_from_columns(&keys[n], column_text(stmt, 0), column_text(stmt, 1), column_text(stmt, 2),
+                                   column_text(stmt, 3), column_text(stmt, 4), column_text(stmt, 5)) == 0)
+            n++;
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+        free(keys);
+        return fail(c, rc, "keys");
+    }
+    *out = keys;
+    *count = n;
+    return STORE_OK;
+}
+
+static enum store_status sqlite_key_revoke(struct store_conn *conn, const char *id, struct auth_key *out)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    struct auth_key *keys;
+    size_t count;
+    enum store_status st = statement(c, STMT_KEY_REVOKE, &stmt);
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    if ((st = step_one(c, stmt, "revoke", NULL)) != STORE_OK || (st = statement(c, STMT_KEY_GET, &stmt)) != STORE_OK)
+        return st;
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    if ((st = read_keys(c, stmt, &keys, &count)) != STORE_OK)
+        return st;
+    if (count == 1)
+        *out = keys[0];
+    free(keys);
+    return count == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status sqlite_keys_load(struct store_conn *conn, struct keyring **out)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    struct auth_key *keys;
+    size_t count;
+    enum store_status st = statement(c, STMT_KEYS_LOAD, &stmt);
+
+    if (st != STORE_OK || (st = read_keys(c, stmt, &keys, &count)) != STORE_OK)
+        return st;
+    *out = keyring_create(keys, count);
+    free(keys);
+    if (*out == NULL) {
+        store_set_error(conn, "sqlite: out of memory reading keys");
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *text)
+{
+    if (text != NULL)
+        sqlite3_bind_text(stmt, i, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, i);
+}
+
+static enum store_status sqlite_audit_append(struct store_conn *conn, const struct audit_entry *e)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_AUDIT_APPEND, &stmt);
+    const char *values[8] = {e->actor_id, e->actor_name, e->action, e->object_type, e->object_name,
+                             e->before, e->after, e->request_id};
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    for (int i = 0; i < 8; i++)
+        bind_text_or_null(stmt, i + 1, values[i]);
+    rc = sqlite3_step(stmt);
+    st = rc == SQLITE_DONE ? STORE_OK : fail(c, rc, "audit");
+    sqlite3_reset(stmt);
+    return st;
+}
+
+static enum store_status sqlite_audit_list(struct store_conn *conn, const struct audit_query *q, store_audit_fn fn,
+                                           void *ctx)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, q->object_name != NULL ? STMT_AUDIT_OBJECT : STMT_AUDIT_ALL, &stmt);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    bind_text_or_null(stmt, 1, q->object_type);
+    if (q->object_name != NULL)
+        sqlite3_bind_text(stmt, 2, q->object_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, q->before_id > 0 ? q->before_id : INT64_MAX);
+    sqlite3_bind_int(stmt, 4, q->limit);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct audit_entry e = {
+            .id = sqlite3_column_int64(stmt, 0), .at = column_text(stmt, 1), .actor_id = column_text(stmt, 2),
+            .actor_name = column_text(stmt, 3), .action = column_text(stmt, 4),
+            .object_type = column_text(stmt, 5), .object_name = column_text(stmt, 6),
+            .before = column_text(stmt, 7), .after = column_text(stmt, 8), .request_id = column_text(stmt, 9),
+        };
+        if (fn(ctx, &e) != 0) {
+            sqlite3_reset(stmt);
+            store_set_error(conn, "out of memory reading the audit trail");
+            return STORE_ERROR;
+        }
+    }
+    st = rc == SQLITE_DONE ? STORE_OK : fail(c, rc, "audit");
+    sqlite3_reset(stmt);
+    return st;
+}
+
 /* ---- transactions ---------------------------------------------------------- */
 
 static enum store_status exec_plain(struct sqlite_conn *c, const char *sql, const char *what)
@@ -560,6 +763,14 @@ const struct store_backend store_sqlite_backend = {
     .flag_delete = sqlite_flag_delete,
     .flag_load_all = sqlite_flag_load_all,
     .flag_get = sqlite_flag_get,
+    /* BEGIN IMMEDIATE holds the write lock: a plain read is locked enough. */
+    .flag_get_locked = sqlite_flag_get,
+    .evaluator_get_locked = sqlite_evaluator_get,
+    .key_create = sqlite_key_create,
+    .key_revoke = sqlite_key_revoke,
+    .keys_load = sqlite_keys_load,
+    .audit_append = sqlite_audit_append,
+    .audit_list = sqlite_audit_list,
     .flagset_load = sqlite_flagset_load,
     .evaluator_put = sqlite_evaluator_put,
     .evaluator_delete = sqlite_evaluator_delete,

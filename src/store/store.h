@@ -13,6 +13,14 @@
  * caller never has to rebuild it. Every operation returns a status; on
  * anything but STORE_OK the connection's last error says why (never holding
  * a password).
+ *
+ * Audit. Every write below (flags, evaluators, metadata, keys) appends one
+ * row to the audit trail in the same transaction as the change: who (the
+ * connection's actor, store_conn_set_actor), what, and the object before
+ * and after (a flag as GET /flags/<name> shows it, an evaluator's rule, a
+ * key's id, name and role: never its hash). A write outside store_begin()
+ * is its own transaction, repeated once when the connection was lost
+ * before its commit was sent.
  */
 #ifndef TM_STORE_H
 #define TM_STORE_H
@@ -21,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../auth.h"
 #include "../config.h"
 #include "../flag.h"
 #include "../flagset.h"
@@ -95,6 +104,51 @@ enum store_status store_evaluator_delete(struct store_conn *conn, const char *na
 /* Replaces the flag-set metadata (an object's JSON text). */
 enum store_status store_metadata_put(struct store_conn *conn, const char *metadata);
 
+/* Keys (auth.h): create stores key (its hash, never the key); revoke
+ * stamps revoked_at (STORE_NOT_FOUND when there is no such key; revoking
+ * a revoked key changes nothing and is STORE_OK) and fills *out when not
+ * NULL. load: every key, revoked ones included. Changes are published on
+ * the change feed (STORE_CHANGE_KEYS). */
+enum store_status store_key_create(struct store_conn *conn, const struct auth_key *key);
+enum store_status store_key_revoke(struct store_conn *conn, const char *id, struct auth_key *out);
+enum store_status store_keys_load(struct store_conn *conn, struct keyring **out);
+
+/* Who the writes on a connection are made for, until set again (NULL:
+ * the service itself, "system"). The strings are borrowed until then. */
+struct store_actor {
+    const char *id;            /* a key id, AUTH_ENV_ADMIN_ID, "anonymous", "cli" */
+    const char *name;          /* the key's label, or what id means */
+    const char *request_id;    /* NULL outside a request */
+};
+void store_conn_set_actor(struct store_conn *conn, const struct store_actor *actor);
+/* The actor of a command-line tool: id "cli", name "togglemaster COMMAND
+ * (USER)" with the user running it. */
+void store_conn_set_cli_actor(struct store_conn *conn, const char *command);
+
+/* One row of the audit trail. Strings are borrowed for the call. */
+struct audit_entry {
+    int64_t id;                /* increasing: newer rows have larger ids */
+    const char *at;            /* RFC 3339 UTC */
+    const char *actor_id, *actor_name;
+    const char *action;        /* create, update, delete, revoke */
+    const char *object_type;   /* flag, evaluator, metadata, key */
+    const char *object_name;
+    const char *before, *after;   /* JSON texts, NULL when there is none */
+    const char *request_id;    /* NULL when none */
+};
+#define AUDIT_LIMIT_MAX 1000
+/* Newest first: rows of object_type/object_name (NULL: any) with an id
+ * below before_id (0: no bound), at most limit (1-AUDIT_LIMIT_MAX). */
+struct audit_query {
+    const char *object_type, *object_name;
+    int64_t before_id;
+    int limit;
+};
+/* Called once per row; return non-zero to stop (STORE_ERROR). */
+typedef int (*store_audit_fn)(void *ctx, const struct audit_entry *entry);
+enum store_status store_audit_list(struct store_conn *conn, const struct audit_query *query, store_audit_fn fn,
+                                   void *ctx);
+
 /* Transactions: the writes above made between begin and commit commit
  * together (and publish their changes at commit), or not at all. Nothing
  * is retried inside one. */
@@ -110,8 +164,8 @@ void store_rollback(struct store_conn *conn);
  * socket. A caller that (re)starts listening must then reload everything,
  * since changes made while it was not listening are not replayed.
  */
-enum store_change { STORE_CHANGE_FLAG, STORE_CHANGE_FLAGSET };
-/* name: the flag's, or "" for the flag set. */
+enum store_change { STORE_CHANGE_FLAG, STORE_CHANGE_FLAGSET, STORE_CHANGE_KEYS };
+/* name: the flag's, or "" for the flag set and the keys. */
 typedef void (*store_change_fn)(void *ctx, enum store_change kind, const char *name);
 /* Starts listening on conn (connecting if needed). */
 enum store_status store_listen(struct store_conn *conn);

@@ -98,12 +98,48 @@ class ConnectionLimit(TMTestCase):
             self.assertEqual(r.status, 200)
             stop_and_check(self, s)
 
+    def test_connections_per_client_address_are_capped(self):
+        db = new_database("percap")
+        migrate(db)
+        with Server(db, env={"MAX_CLIENT_CONNECTIONS": 10}) as s:
+            held = []
+            for _ in range(10):
+                k = socket.create_connection((s.host, s.port), timeout=5)
+                held.append(k)
+            time.sleep(0.2)
+            extra = socket.create_connection((s.host, s.port), timeout=5)
+            data = b""
+            while True:
+                chunk = extra.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            extra.close()
+            self.assertTrue(data.startswith(b"HTTP/1.1 503"), data)
+            self.assertIn(b'"error":"too many connections from this address', data)
+            # Another address is not affected.
+            other = socket.socket()
+            other.bind(("127.0.0.2", 0))
+            other.settimeout(5)
+            other.connect((s.host, s.port))
+            other.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            self.assertTrue(other.recv(4096).startswith(b"HTTP/1.1 200"))
+            other.close()
+            # Closing one makes room for one.
+            held.pop().close()
+            time.sleep(0.2)
+            self.assertStatus(s.get("/health"), 200)
+            for k in held:
+                k.close()
+            stop_and_check(self, s)
+
     def test_thousands_of_idle_connections_do_not_stop_a_new_client(self):
         if raise_own_fd_limit(8192) < 4000:
             self.skipTest("this test needs 4000 descriptors for its own sockets")
         db = new_database("idle")
         migrate(db)
-        with Server(db) as s:
+        # All from one address: the per-address cap is off here (tested below).
+        with Server(db, env={"MAX_CLIENT_CONNECTIONS": 0}) as s:
             socks = open_many(s, 3000)
             self.assertGreaterEqual(len(socks), 2900)
             r, dt = timed_get(s)
@@ -121,7 +157,7 @@ class ConnectionLimit(TMTestCase):
             self.skipTest("this test needs 4000 descriptors for its own sockets")
         db = new_database("nofile")
         migrate(db)
-        s = Server(db)
+        s = Server(db, env={"MAX_CLIENT_CONNECTIONS": 0})
         # The server starts with a soft limit of 1024, as from a default shell.
         real_popen_start = s.start
 

@@ -165,7 +165,8 @@ class Logging(TMTestCase):
     def test_startup_line(self):
         db = new_database("startlog")
         migrate(db)
-        with Server(db, wait="health") as s:
+        # With authentication on: open mode warns about itself (test_security).
+        with Server(db, wait="health", env={"ADMIN_TOKEN": "startup-line-token-0123456789"}) as s:
             line = s.wait_log(lambda o: o.get("message") == "listening")
             self.assertIsNotNone(line, "no JSON 'listening' line:\n" + s.output_tail())
             self.assertIn("level", line)

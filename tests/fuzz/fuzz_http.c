@@ -43,6 +43,8 @@ static void setup(void)
     signal(SIGPIPE, SIG_IGN);
     log_init(LOG_ERROR, LOG_FORMAT_JSON);
     cfg.db_pool_size = 1;
+    cfg.json_max_depth = 128;
+    cfg.json_max_elements = 100000;
     app.cfg = &cfg;
     app_init_locks(&app);
     app.store = store_open_backend(&cfg, &fake_store_backend, err, sizeof err);

@@ -62,5 +62,19 @@ int main(void)
     CHECK(text != NULL && strcmp(text, "{\"message\": \"Flag 'x' updated\"}") != 0 &&
           strcmp(text, "{\"message\":\"Flag 'x' updated\"}") == 0);
     free(text);
+    /* The shape of a JSON text, before parsing. */
+    {
+        int depth;
+        size_t elements;
+        const char *t = "{\"a\":[1,{\"b\":[2,3]}],\"c\":\"}]\\\"[\"}";
+        text_json_shape(t, strlen(t), &depth, &elements);
+        CHECK(depth == 4 && elements == 7);   /* members a, c; 1, {b}; b; 2, 3 */
+        text_json_shape("[]", 2, &depth, &elements);
+        CHECK(depth == 1 && elements == 0);
+        text_json_shape("\"[[[\"", 5, &depth, &elements);
+        CHECK(depth == 0 && elements == 0);
+        text_json_shape("[[[[[[[[[[", 10, &depth, &elements);
+        CHECK(depth == 10);
+    }
     return CHECK_DONE("unit[text]");
 }
