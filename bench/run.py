@@ -426,8 +426,11 @@ http {
 
 # --- load generators -----------------------------------------------------------
 
-def wrk(port, path, conns, duration, script, names_file=None, threads=1, scheme="http"):
+def wrk(port, path, conns, duration, script, names_file=None, threads=1, scheme="http", auth=None):
     env = dict(os.environ, TM_BENCH_DIR=HERE)
+    env.pop("TM_BENCH_AUTH", None)
+    if auth:
+        env["TM_BENCH_AUTH"] = auth
     if names_file:
         # A list of names (GET scripts) or of request bodies (post_random.lua).
         env["TM_BENCH_NAMES"] = env["TM_BENCH_BODIES"] = names_file
@@ -800,6 +803,17 @@ def main():
                                "errors_total": r["errors_total"], "log_lines": lines, "run": r}
     log("GET /flags/<name> with LOG_LEVEL=info: %.0f/s, %d log lines" % (r["rps"], lines))
 
+    # For information: the same read with authentication on (ADMIN_TOKEN on
+    # this instance only, so the others stay open), each request carrying
+    # the key, against instance a with authentication off, alternately.
+    token = "bench-admin-token-%s" % os.urandom(8).hex()
+    authed = Service(args.binary, url, args.threads, "warn", "auth", extra_env={"ADMIN_TOKEN": token}).start()
+    res["get_one_auth"] = dict(zip(("on", "off"), alternate(
+        "GET /flags/<name> with a key vs open", args.reps, args.warmup,
+        lambda d: wrk(authed.port, "/", 50, d or dur, "get_random.lua", names_file, wt, auth=token),
+        w(a.port, "/", 50, "get_random.lua", names_file))))
+    authed.stop()
+
     # 3. PUT /flags/<name> vs pgbench's single-row UPDATE on the same server + db.
     def db_states():
         return dict((n, v == "t") for n, v in PG.rows(db, "SELECT name, is_enabled FROM flags"))
@@ -898,7 +912,7 @@ def main():
               (("get_one", "ours"), ("get_one", "nginx"), ("get_list", "ours"),
                ("get_list", "nginx"), ("get_one_https", "ours"), ("get_one_https", "nginx"),
                ("ofrep_one", "ours"), ("ofrep_one", "nginx"), ("ofrep_bulk", "ours"), ("ofrep_bulk", "nginx"),
-               ("put", "ours"), ("put", "pgbench"))}
+               ("put", "ours"), ("put", "pgbench"), ("get_one_auth", "on"), ("get_one_auth", "off"))}
     errors["get_one_log_info"] = res["get_one_log_info"]["errors_total"]
     errors["pgbench_with_notify"] = res["pgbench_with_notify"]["errors_total"]
     errors["propagation_missed"] = res["propagation"]["missed_over_5s"]
@@ -971,6 +985,8 @@ def table(res, args):
             t["propagation_p99_ms"], "ms")
     info_row("GET /flags/<name> LOG_LEVEL=info req/s", res["get_one_log_info"]["rps"],
              g1["nginx"]["rps"], "req/s")
+    info_row("GET /flags/<name> with a key vs auth off req/s", res["get_one_auth"]["on"]["rps"],
+             res["get_one_auth"]["off"]["rps"], "req/s")
     info_row("PUT p50 ms / pgbench avg latency ms", p["ours"]["p50_ms"],
              p["pgbench"].get("latency_avg_ms"), "ms")
     info_row("PUT p99 ms", p["ours"]["p99_ms"], None, "ms")
