@@ -3,9 +3,12 @@
 # against a running ToggleMaster and assert every status code and body.
 #
 #   scripts/smoke-test.sh http://localhost:5000
+#   TOGGLEMASTER_TOKEN=tm_... scripts/smoke-test.sh https://flags.example.com
 #
-# Steps (names get a random suffix, so the script can be rerun against the
-# same deployment):
+# First it asks /ready (open to everyone) whether authentication is on; if
+# it is and TOGGLEMASTER_TOKEN is not set, it stops there (exit 2) and says
+# so. Then the steps (names get a random suffix, so the script can be rerun
+# against the same deployment):
 #   1 GET  /health                  -> 200, .status == "ok"
 #   2 GET  /flags/smoke-missing-R   -> 404, .error == "Flag not found"
 #   3 GET  /flags                   -> 200, a JSON array
@@ -21,12 +24,19 @@
 # body, and exits 1.
 #
 # Environment:
+#   TOGGLEMASTER_TOKEN  an API key, sent as `Authorization: Bearer <key>` on
+#                     every request; needed when the service has
+#                     authentication on (as the AWS deployment has). The
+#                     steps create and change flags, so an editor or admin
+#                     key. Never printed; it reaches curl through a file in
+#                     a private temporary directory, not its command line.
 #   SMOKE_CLEANUP=1   after step 8, DELETE the two flags (each must answer
 #                     204); on a failure, delete them best-effort. Default:
 #                     the flags are left in place, as the original did.
 #
 # Exit status: 0 passed, 1 a step failed (or the server was unreachable),
-# 2 usage error or missing tool. Needs only bash, curl and jq.
+# 2 usage error, missing tool, or authentication on and no
+# TOGGLEMASTER_TOKEN. Needs only bash, curl (7.55 or later) and jq.
 
 # The jq filters below use jq variables ($a, $msg_a ...) inside single
 # quotes on purpose; the shell must not expand them.
@@ -35,6 +45,7 @@ set -euo pipefail
 
 usage() {
     echo "usage: ${0##*/} BASE_URL    (for example: ${0##*/} http://localhost:5000)" >&2
+    echo "  TOGGLEMASTER_TOKEN=<API key> when the service has authentication on." >&2
     echo "  SMOKE_CLEANUP=1 deletes the created flags at the end." >&2
 }
 
@@ -61,6 +72,20 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# The API key, if any: in a header file that only this user can read
+# (mktemp -d makes a 0700 directory), so that it never shows up in the
+# process list as a curl argument would.
+token=${TOGGLEMASTER_TOKEN-}
+auth_args=()
+if [[ -n $token ]]; then
+    if [[ $token =~ [[:space:][:cntrl:]] ]]; then
+        echo "${0##*/}: TOGGLEMASTER_TOKEN holds blanks or control characters; an API key has none" >&2
+        exit 2
+    fi
+    (umask 077 && printf 'Authorization: Bearer %s\n' "$token" >"$tmp/auth-header")
+    auth_args=(-H "@$tmp/auth-header")
+fi
 
 # Random hex suffix: /dev/urandom when readable, else $RANDOM, PID and time.
 random_hex() {
@@ -90,7 +115,7 @@ body=""
 request() {
     local method=$1 path=$2 data=${3-}
     local args=(-sS --max-time 10 -X "$method" -o "$tmp/body" -w '%{http_code}'
-        -H 'Accept: application/json')
+        -H 'Accept: application/json' ${auth_args[@]+"${auth_args[@]}"})
     if [[ -n $data ]]; then
         args+=(-H 'Content-Type: application/json' --data-binary "$data")
     fi
@@ -108,7 +133,8 @@ cleanup_best_effort() {
     [[ ${SMOKE_CLEANUP:-0} == 1 ]] || return 0
     local name
     for name in "${created[@]+"${created[@]}"}"; do
-        curl -sS --max-time 10 -o /dev/null -X DELETE "$base/flags/$name" 2>/dev/null || true
+        curl -sS --max-time 10 -o /dev/null -X DELETE ${auth_args[@]+"${auth_args[@]}"} \
+            "$base/flags/$name" 2>/dev/null || true
     done
 }
 
@@ -152,6 +178,18 @@ step() {
             echo "  problem:  $why"
             echo "  expected: status $want_status${want_text:+, body $want_text}"
             echo "  actual:   status $status, body $(show "$body")"
+            case $status in
+                401)
+                    if [[ -n $token ]]; then
+                        echo "  hint:     the service refused TOGGLEMASTER_TOKEN (mistyped, revoked, or for another deployment)"
+                    else
+                        echo "  hint:     the service wants an API key: set TOGGLEMASTER_TOKEN"
+                    fi
+                    ;;
+                403)
+                    echo "  hint:     the key's role is too low: the steps create and change flags, which needs an editor or admin key"
+                    ;;
+            esac
             echo "smoke test FAILED at step $n against $base"
         } >&2
         cleanup_best_effort
@@ -159,6 +197,21 @@ step() {
     fi
     echo "ok $n - $desc"
 }
+
+# Authentication on (/ready: "auth":"on") and no key: every step but the
+# first would answer 401, so say what is missing instead.
+request GET /ready ""
+auth=$(jq -r 'if type == "object" then .auth // "" else "" end' 2>/dev/null <<<"$body" || true)
+if [[ $auth == on && -z $token ]]; then
+    {
+        echo "${0##*/}: $base has authentication on (/ready says \"auth\":\"on\"): set TOGGLEMASTER_TOKEN to an editor or admin API key"
+        echo "  (AWS deployment: the admin token; \`terraform -chdir=deploy/aws output -raw admin_token_command\` shows how to read it)"
+    } >&2
+    exit 2
+fi
+if [[ $auth == off && -n $token ]]; then
+    echo "# note: $base has authentication off: TOGGLEMASTER_TOKEN is sent but not needed" >&2
+fi
 
 step 1 "GET /health is ok" \
     GET /health "" \

@@ -43,23 +43,25 @@ locals {
   key_name = var.ssh_public_key == "" ? var.key_name : aws_key_pair.admin[0].key_name
 
   # Everything user-data.sh.tftpl interpolates (tests/infra checks that the
-  # template uses exactly these names). No secret here: the instance fetches
-  # the database password itself, at boot and every 10 minutes, and with
-  # tls_secret_arn set the TLS certificate and key too (HTTPS on 443; plain
-  # HTTP on 80 otherwise).
+  # template uses exactly these names). No secret here, only where secrets
+  # are: the instance fetches the database password and the admin API token
+  # itself (generating the token at first boot, secrets.tf), at boot and
+  # every 10 minutes, and with tls_secret_arn set the TLS certificate and key
+  # too (HTTPS on 443; plain HTTP on 80 otherwise).
   user_data_vars = {
-    region         = var.region
-    db_secret_arn  = aws_db_instance.main.master_user_secret[0].secret_arn
-    db_host        = aws_db_instance.main.address
-    db_port        = aws_db_instance.main.port
-    db_name        = var.db_name
-    db_sslmode     = var.db_sslmode
-    app_port       = var.tls_secret_arn == "" ? 80 : 443
-    tls_secret_arn = var.tls_secret_arn
-    log_level      = var.log_level
-    deb_url        = var.deb_url
-    deb_sha256     = var.deb_sha256
-    fetch_secret   = file("${path.module}/files/togglemaster-fetch-secret")
+    region           = var.region
+    db_secret_arn    = aws_db_instance.main.master_user_secret[0].secret_arn
+    admin_secret_arn = aws_secretsmanager_secret.admin_token.arn
+    db_host          = aws_db_instance.main.address
+    db_port          = aws_db_instance.main.port
+    db_name          = var.db_name
+    db_sslmode       = var.db_sslmode
+    app_port         = var.tls_secret_arn == "" ? 80 : 443
+    tls_secret_arn   = var.tls_secret_arn
+    log_level        = var.log_level
+    deb_url          = var.deb_url
+    deb_sha256       = var.deb_sha256
+    fetch_secret     = file("${path.module}/files/togglemaster-fetch-secret")
   }
 }
 
@@ -99,9 +101,9 @@ resource "aws_instance" "app" {
     delete_on_termination = true
   }
 
-  # The policy is not referenced above, but the first boot reads the secret:
+  # The policy is not referenced above, but the first boot reads the secrets:
   # without this, the instance could boot before the policy exists.
-  depends_on = [aws_iam_role_policy.read_db_secret]
+  depends_on = [aws_iam_role_policy.instance_secrets]
 
   tags        = { Name = "${var.name}-app" }
   volume_tags = { Name = "${var.name}-app-root", Project = var.name }

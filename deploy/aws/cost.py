@@ -89,9 +89,10 @@ def compute(table, region):
              f"{u['db_storage_gb']} GB", p["rds_gp3"], d(u["db_storage_gb"]) * d(p["rds_gp3"]["usd"])),
         line("rds_backup", "rds", f"RDS automated backups ({u['backup_retention_days']} days)",
              f"~{u['backup_storage_gb']} GB, {backup_free.normalize():f} GB free", backup_price, backup_amount),
-        line("secret", "new", "Secrets Manager secret (RDS-managed password)",
-             f"{u['secrets']} secret", p["secretsmanager_secret"], d(u["secrets"]) * d(p["secretsmanager_secret"]["usd"])),
-        line("secret_api", "new", "Secrets Manager API calls (rotation check every 10 min)",
+        line("secret", "new", "Secrets Manager secrets (RDS-managed password, admin API token)",
+             f"{u['secrets']} secret{'' if u['secrets'] == 1 else 's'}", p["secretsmanager_secret"],
+             d(u["secrets"]) * d(p["secretsmanager_secret"]["usd"])),
+        line("secret_api", "new", "Secrets Manager API calls (refresh every 10 min)",
              f"{u['secret_api_calls']:,} calls", p["secretsmanager_api"],
              d(u["secret_api_calls"]) / d(10000) * d(p["secretsmanager_api"]["usd"])),
         line("ipv4", "new", "Public IPv4 address of the instance",
@@ -206,10 +207,11 @@ def render(table):
       "public IPv4 address (next line). The private subnets have no NAT gateway, so nothing else in the network bills.")
     w(f"- **Not in the original (+{money(group_sum('new'))})**: the instance's public IPv4 address, "
       f"{money(sa['ipv4']['amount'])} ({unit_price(p_sa['public_ipv4'])}, charged since 2024-02-01; the "
-      "original estimate predates it or omits it); the Secrets Manager secret that RDS creates for the managed "
-      f"master password, {money(sa['secret']['amount'])}; and about {u['secret_api_calls']:,} GetSecretValue calls a "
-      f"month from the rotation check, {money(sa['secret_api']['amount'])}. The original estimate had no secret "
-      "store (the monolith read its database password from an environment variable).")
+      f"original estimate predates it or omits it); {u['secrets']} Secrets Manager secrets, the one RDS creates for "
+      f"the managed master password and the admin API token, {money(sa['secret']['amount'])}; and about "
+      f"{u['secret_api_calls']:,} GetSecretValue calls a month from the refresh every 10 minutes, "
+      f"{money(sa['secret_api']['amount'])}. The original estimate had no secret store (the monolith read its "
+      "database password from an environment variable, and its API had no authentication).")
     w("")
     w("## What would change the bill")
     w("")

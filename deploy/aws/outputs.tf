@@ -20,8 +20,18 @@ output "ssh_command" {
 }
 
 output "smoke_test_command" {
-  description = "Validate the public deployment from your machine (docs/deploy-aws.md, Validate public access)."
+  description = "Validate the public deployment from your machine (docs/deploy-aws.md, Validate public access), with TOGGLEMASTER_TOKEN set to the admin token (admin_token_command) or an editor key: authentication is on."
   value       = "scripts/smoke-test.sh ${local.app_url}"
+}
+
+output "admin_token_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding ADMIN_TOKEN, the service's admin API key. The instance generates the value at first boot (until then the secret has none); Terraform never sees it."
+  value       = aws_secretsmanager_secret.admin_token.arn
+}
+
+output "admin_token_command" {
+  description = "Print the admin token from your machine (needs secretsmanager:GetSecretValue on the secret); use it to create client and editor keys (docs/deploy-aws.md, API keys)."
+  value       = "aws secretsmanager get-secret-value --region ${var.region} --secret-id ${aws_secretsmanager_secret.admin_token.arn} --query SecretString --output text"
 }
 
 output "rds_endpoint" {

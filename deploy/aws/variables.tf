@@ -201,6 +201,19 @@ variable "public_hostname" {
   }
 }
 
+# --- API keys ------------------------------------------------------------------
+
+variable "admin_token_recovery_days" {
+  description = "Days a destroyed admin token secret (secrets.tf) can still be restored before Secrets Manager deletes it: 7 to 30, or 0 to delete it at once on destroy. The name carries a random suffix, so a new apply never waits for an old one."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.admin_token_recovery_days == 0 || (var.admin_token_recovery_days >= 7 && var.admin_token_recovery_days <= 30)
+    error_message = "admin_token_recovery_days must be 0 (delete at once) or between 7 and 30 (Secrets Manager's limits)."
+  }
+}
+
 # --- RDS -----------------------------------------------------------------------
 
 variable "db_instance_class" {

@@ -35,6 +35,9 @@ const EC2_USER_DATA_LIMIT = 16384; // bytes, before base64 (after gzip when gzip
 // instance's EC2 public name standing in for aws_instance.*.public_dns.
 const TLS_ARN = 'arn:aws:secretsmanager:sa-east-1:123456789012:secret:togglemaster/tls-certificate-AbC123';
 const HOSTNAME = 'flags.example.com';
+// The admin token secret's ARN as a plan would know it (name_prefix adds 26
+// characters), standing in for aws_secretsmanager_secret.*.arn.
+const ADMIN_ARN = 'arn:aws:secretsmanager:sa-east-1:123456789012:secret:togglemaster/admin-token-20250101000000000000000001-AbCdEf';
 const PUBLIC_DNS = 'ec2-203-0-113-7.sa-east-1.compute.amazonaws.com';
 
 let results = [];
@@ -477,30 +480,56 @@ check('IAM: exactly one inline policy, no managed policies or attachments', () =
   assert(inline.length === 1 && resources('aws_iam_role_policy').length === 1, `aws_iam_role_policy: ${inline.length}`);
 });
 
-check('IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN', () => {
+// The two secrets the instance always reads, as the policy names them.
+const DB_SECRET_REF = () => `\${aws_db_instance.${only('aws_db_instance')[0]}.master_user_secret[0].secret_arn}`;
+const ADMIN_SECRET_REF = () => `\${aws_secretsmanager_secret.${only('aws_secretsmanager_secret')[0]}.arn}`;
+const instancePolicyDoc = () => {
   const [, policy] = only('aws_iam_role_policy');
-  const statements = policyDocs()[docOf(policy.policy)];
-  assert(statements, `policy ${show(policy.policy)} is not an aws_iam_policy_document (a jsonencode() policy cannot be checked)`);
-  assert(statements.length === 1, `${statements.length} statements`);
-  const [s] = statements;
-  const [dbName] = only('aws_db_instance');
+  const doc = docOf(policy.policy);
+  assert(doc && policyDocs()[doc], `policy ${show(policy.policy)} is not an aws_iam_policy_document (a jsonencode() policy cannot be checked)`);
+  return doc;
+};
+
+check('IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN; the one other statement is the admin token\'s', () => {
+  const statements = policyDocs()[instancePolicyDoc()];
+  const db = statements.filter((s) => (s.resources || []).includes(DB_SECRET_REF()));
+  assert(db.length === 1, `${db.length} statements name the RDS-managed secret`);
+  const [s] = db;
   assert((s.effect || 'Allow') === 'Allow', `effect ${s.effect}`);
   assert(eq(s.actions, ['secretsmanager:GetSecretValue']), `actions ${show(s.actions)}`);
-  assert(eq(s.resources, [`\${aws_db_instance.${dbName}.master_user_secret[0].secret_arn}`]), `resources ${show(s.resources)}`);
+  assert(eq(s.resources, [DB_SECRET_REF()]), `resources ${show(s.resources)}`);
   assert(!s.not_actions && !s.not_resources, 'not_actions/not_resources grant everything else');
+  const others = statements.filter((x) => x !== s);
+  assert(others.length === 1 && eq(others[0].resources, [ADMIN_SECRET_REF()]),
+    `static statements besides the database one must be the admin token's alone: ${show(others)}`);
+});
+
+check('IAM: the admin token secret: GetSecretValue and PutSecretValue on exactly its ARN; no other statement writes', async () => {
+  const all = await plannedStatements(instancePolicyDoc(), { tls_secret_arn: TLS_ARN });
+  const mine = all.filter((s) => (s.resources || []).includes(ADMIN_SECRET_REF()));
+  assert(mine.length === 1, `${mine.length} statements name the admin token secret; resources: ${show(all.map((s) => s.resources))}`);
+  const [s] = mine;
+  assert((s.effect || 'Allow') === 'Allow', `effect ${s.effect}`);
+  assert(eq([...(s.actions || [])].sort(), ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']),
+    `actions ${show(s.actions)}, expected exactly GetSecretValue and PutSecretValue`);
+  assert(eq(s.resources, [ADMIN_SECRET_REF()]), `resources ${show(s.resources)}, expected exactly the admin token secret`);
+  const keys = Object.keys(s).filter((k) => !['sid', 'effect', 'actions', 'resources'].includes(k));
+  assert(keys.length === 0, `also sets ${keys.join(', ')}`);
+  for (const x of all.filter((y) => y !== s)) {
+    assert(eq(x.actions, ['secretsmanager:GetSecretValue']), `${show(x.resources)}: actions ${show(x.actions)}`);
+  }
 });
 
 check('IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret too', async () => {
-  const [, policy] = only('aws_iam_role_policy');
-  const doc = docOf(policy.policy);
-  const [dbName] = only('aws_db_instance');
-  const dbStatement = (s) => eq(s.resources, [`\${aws_db_instance.${dbName}.master_user_secret[0].secret_arn}`]);
+  const doc = instancePolicyDoc();
+  const fixed = policyDocs()[doc];
+  const isFixed = (s) => fixed.some((f) => eq(f, s));
   const plain = await plannedStatements(doc, { tls_secret_arn: '' });
-  assert(plain.length === 1 && dbStatement(plain[0]),
-    `with tls_secret_arn = "" (the default) the policy must stay the one RDS statement: ${show(plain)}`);
+  assert(plain.length === fixed.length && plain.every(isFixed),
+    `with tls_secret_arn = "" (the default) the policy must stay its static statements (database, admin token): ${show(plain)}`);
   const tls = await plannedStatements(doc, { tls_secret_arn: TLS_ARN });
-  const extra = tls.filter((s) => !dbStatement(s));
-  assert(tls.length === 2 && extra.length === 1, `with tls_secret_arn set: ${show(tls)}`);
+  const extra = tls.filter((s) => !isFixed(s));
+  assert(tls.length === fixed.length + 1 && extra.length === 1, `with tls_secret_arn set: ${show(tls)}`);
   const [s] = extra;
   assert((s.effect || 'Allow') === 'Allow', `effect ${s.effect}`);
   assert(eq(s.actions, ['secretsmanager:GetSecretValue']), `actions ${show(s.actions)}`);
@@ -543,6 +572,30 @@ check('IAM: no "*" in any action or resource of any policy document', () => {
   }
   for (const [name, p] of resources('aws_iam_role_policy')) {
     assert(!/"\*"|:\*"/.test(String(p.policy)), `aws_iam_role_policy.${name}: wildcard`);
+  }
+});
+
+// --- the admin API token
+
+check('admin token: one Secrets Manager secret under var.name, default key; its value never passes through Terraform', async () => {
+  const [name, secret] = only('aws_secretsmanager_secret');
+  const label = secret.name_prefix !== undefined ? secret.name_prefix : secret.name;
+  assert(typeof label === 'string' && label.startsWith('${var.name}'), `aws_secretsmanager_secret.${name}: name ${show(label)} not under var.name`);
+  assert(secret.kms_key_id === undefined, 'kms_key_id: a customer-managed key needs kms: grants the instance does not have');
+  // The value: generated by the instance. A secret version or a random_*
+  // resource would put it in the state in clear text.
+  for (const t of ['aws_secretsmanager_secret_version', 'random_password', 'random_string', 'random_bytes', 'random_id']) {
+    assert(resources(t).length === 0, `${t}: the token's value would be in the Terraform state`);
+  }
+  for (const f of files) {
+    assert(!/^\s*(ephemeral|resource)\s+"random_/m.test(f.text), `${f.name}: a random_* block`);
+  }
+  const days = resolve(secret.recovery_window_in_days);
+  assert(days === 0 || (typeof days === 'number' && days >= 7 && days <= 30), `recovery_window_in_days ${show(days)}`);
+  const m = /^\$\{var\.([A-Za-z0-9_]+)\}$/.exec(secret.recovery_window_in_days);
+  if (m) {
+    for (const bad of [1, 6, 31, -1]) assert(!(await H.validate(M, m[1], bad)).ok, `var.${m[1]} accepts ${bad}`);
+    for (const good of [0, 7, 30]) assert((await H.validate(M, m[1], good)).ok, `var.${m[1]} rejects ${good}`);
   }
 });
 
@@ -628,6 +681,7 @@ async function outputValue(name, overrides) {
     refs[`aws_instance.${ec2}.public_dns`] = PUBLIC_DNS;
     refs[`aws_instance.${ec2}.public_ip`] = '203.0.113.7';
   }
+  for (const [secret] of resources('aws_secretsmanager_secret')) refs[`aws_secretsmanager_secret.${secret}.arn`] = ADMIN_ARN;
   const value = M.output[name].value;
   for (const ref of H.references(value).filter((r) => r.startsWith('local.'))) {
     refs[ref] = await H.evaluateTemplate(M.locals[ref.slice(6)], values, { ...refs });
@@ -657,6 +711,17 @@ check('outputs: app_url and smoke_test_command say https:// with tls_secret_arn,
   }
 });
 
+check('outputs: admin_token_secret_arn, and admin_token_command that prints the token', async () => {
+  for (const name of ['admin_token_secret_arn', 'admin_token_command']) {
+    assert(M.output[name] && M.output[name].description, `output ${name}`);
+  }
+  const arn = await outputValue('admin_token_secret_arn', {});
+  assert(arn === ADMIN_ARN, `admin_token_secret_arn: ${show(arn)}`);
+  const cmd = await outputValue('admin_token_command', {});
+  const want = `aws secretsmanager get-secret-value --region sa-east-1 --secret-id ${ADMIN_ARN} --query SecretString --output text`;
+  assert(cmd === want, `admin_token_command: ${show(cmd)}, expected ${show(want)}`);
+});
+
 // The user data template, its variables and sample values for them: the
 // values a plan with these variable overrides would pass.
 async function userData(overrides = {}) {
@@ -678,6 +743,7 @@ async function userData(overrides = {}) {
     if (fileRef) sample[k] = fs.readFileSync(path.join(dir, fileRef[1]), 'utf8');
     else if (!H.isExpr(v)) sample[k] = v;
     else if (/master_user_secret/.test(v)) sample[k] = 'arn:aws:secretsmanager:sa-east-1:123456789012:secret:rds!db-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0-AbCdEf';
+    else if (/^\$\{aws_secretsmanager_secret\.[A-Za-z0-9_-]+\.arn\}$/.test(v)) sample[k] = ADMIN_ARN;
     else if (/\.address\}$/.test(v)) sample[k] = 'togglemaster-db.c1a2b3c4d5e6.sa-east-1.rds.amazonaws.com';
     else if (/\.port\}$/.test(v)) sample[k] = 5432;
     else if (/deb_url/.test(v)) sample[k] = `https://github.com/example-org/togglemaster/releases/download/v0.1.0/${'x'.repeat(120)}.deb`;
@@ -745,6 +811,27 @@ check('user data: with tls_secret_arn, port 443 and the ARN for deploy.env; by d
   assert(/TM_TLS_SECRET_ARN/.test(sample.fetch_secret) && /TLS_CERT_FILE/.test(sample.fetch_secret), 'the fetch script does not handle TM_TLS_SECRET_ARN');
 });
 
+check('user data: AUTH_REQUIRED=true, deploy.env names the admin token secret, no token in the user data', async () => {
+  const { vars, sample, src } = await userData();
+  const arnVar = Object.keys(vars).find((k) => vars[k] === ADMIN_SECRET_REF());
+  assert(arnVar, `the admin token secret's ARN (${ADMIN_SECRET_REF()}) is not passed to the template`);
+  const heredoc = /^cat > \/etc\/togglemaster\/deploy\.env <<EOF\n([\s\S]*?)\nEOF$/m.exec(src);
+  assert(heredoc, 'no `cat > /etc/togglemaster/deploy.env <<EOF` block');
+  const lines = heredoc[1].split('\n');
+  assert(lines.includes('AUTH_REQUIRED=true'), 'deploy.env does not set AUTH_REQUIRED=true');
+  const assigned = src.split('\n').filter((l) => !/^\s*#/.test(l) && /AUTH_REQUIRED=/.test(l));
+  assert(assigned.length === 1, `AUTH_REQUIRED is assigned more than once: ${show(assigned)}`);
+  const shellVar = lines.map((l) => /^TM_ADMIN_SECRET_ARN=\$([A-Z_]+)$/.exec(l)).find(Boolean);
+  assert(lines.includes(`TM_ADMIN_SECRET_ARN=\${${arnVar}}`) ||
+    (shellVar && new RegExp(`^${shellVar[1]}='\\$\\{${arnVar}\\}'$`, 'm').test(src)),
+  `deploy.env gets no TM_ADMIN_SECRET_ARN=\${${arnVar}}`);
+  assert(!/ADMIN_TOKEN=/.test(src), 'the user data sets ADMIN_TOKEN itself (it would be in the instance attributes)');
+  assert(/TM_ADMIN_SECRET_ARN/.test(sample.fetch_secret) && /ADMIN_TOKEN=/.test(sample.fetch_secret) &&
+    /put-secret-value/.test(sample.fetch_secret), 'the fetch script does not read (or create) the admin token');
+  assert(/"auth"/.test(src) && /systemctl stop togglemaster\.service/.test(src),
+    'the boot does not check that /ready reports auth on (an older package would serve everyone)');
+});
+
 check('terraform.tfvars.example sets only declared variables and no secret', async () => {
   const file = path.join(dir, 'terraform.tfvars.example');
   const text = fs.readFileSync(file, 'utf8');
@@ -771,6 +858,7 @@ check('cost table (prices.json) prices the Terraform defaults', () => {
     db_storage_gb: resolve(db.allocated_storage),
     backup_retention_days: resolve(db.backup_retention_period),
     public_ipv4_addresses: ec2.associate_public_ip_address ? 1 : 0,
+    secrets: (db.manage_master_user_password ? 1 : 0) + resources('aws_secretsmanager_secret').length,
   };
   const diff = Object.keys(want).filter((k) => usage[k] !== want[k]).map((k) => `${k}: ${show(usage[k])} != ${show(want[k])}`);
   assert(diff.length === 0, diff.join(', '));

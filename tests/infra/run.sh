@@ -97,8 +97,29 @@ mutate "DB reachable by CIDR" security.tf "DB ingress: only 5432/tcp, only from 
   's/referenced_security_group_id = aws_security_group.app.id/cidr_ipv4                    = "10.0.0.0\/16"/'
 mutate "admin_cidr validation accepts /0" variables.tf "var.admin_cidr has no default and its validation rejects" \
   's/split("\/", var.admin_cidr)\[1\]) >= 24/split("\/", var.admin_cidr)[1]) >= 0/'
-mutate "IAM action wildcard" iam.tf "IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN" \
+mutate "IAM action wildcard" iam.tf "IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN; the one other statement is the admin token's" \
   's/"secretsmanager:GetSecretValue"/"secretsmanager:*"/'
+mutate "database secret writable" iam.tf "IAM: only secretsmanager:GetSecretValue on the RDS-managed secret ARN; the one other statement is the admin token's" \
+  '/sid       = "ReadDatabaseMasterSecret"/,/resources/s/\["secretsmanager:GetSecretValue"\]/["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]/'
+mutate "admin token grant on every secret" iam.tf "IAM: the admin token secret: GetSecretValue and PutSecretValue on exactly its ARN" \
+  's/resources = \[aws_secretsmanager_secret.admin_token.arn\]/resources = ["*"]/'
+mutate "admin token grant secretsmanager:*" iam.tf "IAM: the admin token secret: GetSecretValue and PutSecretValue on exactly its ARN" \
+  's/"secretsmanager:PutSecretValue"/"secretsmanager:*"/'
+mutate "admin token secret deletable" iam.tf "IAM: the admin token secret: GetSecretValue and PutSecretValue on exactly its ARN" \
+  's/"secretsmanager:PutSecretValue"\]/"secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]/'
+mutate "admin token secret removed" secrets.tf "admin token: one Secrets Manager secret under var.name" \
+  '/^resource "aws_secretsmanager_secret" "admin_token"/,/^}/d'
+# shellcheck disable=SC2016 # sed's $ (last line), not the shell's
+mutate "admin token value in the Terraform state" secrets.tf "admin token: one Secrets Manager secret under var.name, default key; its value never passes through Terraform" \
+  '$a\resource "aws_secretsmanager_secret_version" "admin_token" { secret_string = random_password.admin_token.result }'
+mutate "admin token recovery window of 1 day accepted" variables.tf "admin token: one Secrets Manager secret under var.name" \
+  '/variable "admin_token_recovery_days"/,/^}/s/var.admin_token_recovery_days >= 7 &&/var.admin_token_recovery_days >= 1 \&\&/'
+mutate "auth not required" user-data.sh.tftpl "user data: AUTH_REQUIRED=true, deploy.env names the admin token secret" \
+  's/^AUTH_REQUIRED=true$/AUTH_REQUIRED=false/'
+mutate "admin token secret not named in deploy.env" user-data.sh.tftpl "user data: AUTH_REQUIRED=true, deploy.env names the admin token secret" \
+  '/^TM_ADMIN_SECRET_ARN=/d'
+mutate "admin token in the user data" user-data.sh.tftpl "user data: AUTH_REQUIRED=true, deploy.env names the admin token secret, no token in the user data" \
+  '/^AUTH_REQUIRED=true$/a\ADMIN_TOKEN=changeme-changeme-changeme'
 mutate "TLS secret readable with tls_secret_arn empty" iam.tf "IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret" \
   's/for_each = var.tls_secret_arn == "" ? \[\] : \[var.tls_secret_arn\]/for_each = [var.tls_secret_arn]/'
 mutate "TLS grant on every secret" iam.tf "IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret" \

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Runs deploy/aws/files/togglemaster-fetch-secret (what the EC2 instance
-uses to turn the RDS-managed secret into /etc/togglemaster/togglemaster.env,
-and the TLS secret into the certificate and key files) against a stub `aws`
-and a stub `systemctl` in a temporary directory. The TLS cases use real
-certificates and keys made with the openssl command.
+uses to turn the RDS-managed secret and the admin token secret into
+/etc/togglemaster/togglemaster.env, and the TLS secret into the certificate
+and key files) against a stub `aws` and a stub `systemctl` in a temporary
+directory. The TLS cases use real certificates and keys made with the
+openssl command.
 
 Prints `ok - <name>` / `FAIL - <name>: <why>` per check, then
 `fetch-secret: N passed, N failed`; exit 1 on any failure.
@@ -21,6 +22,9 @@ SCRIPT = os.path.join(ROOT, "deploy", "aws", "files", "togglemaster-fetch-secret
 ARN = "arn:aws:secretsmanager:sa-east-1:123456789012:secret:rds!db-0f1e2d3c-AbCdEf"
 # In another region than TM_AWS_REGION: it must be read from its own.
 TLS_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:togglemaster/tls-AbC123"
+# The admin token secret (secrets.tf: name_prefix adds 26 characters).
+ADMIN_ARN = "arn:aws:secretsmanager:sa-east-1:123456789012:secret:togglemaster/admin-token-20250101000000000000000001-AbCdEf"
+ADMIN_VERSION = "togglemaster-admin-token-first-boot"
 # Everything that breaks naive quoting: both quotes, $, backslashes,
 # backticks, spaces, '#', ';', '=', braces, a command substitution.
 NASTY = "p\"a$s`w'o\\rd \\\\ #;=${HOME}$(id)\\n {}!%"
@@ -66,20 +70,58 @@ class Sandbox:
         self.calls = os.path.join(tmp, "systemctl.calls")
         self.aws_args = os.path.join(tmp, "aws.args")
         self.aws_calls = os.path.join(tmp, "aws.calls")
+        self.admin_secret = os.path.join(tmp, "admin-secret.txt")
+        self.puts = os.path.join(tmp, "puts.jsonl")
+        self.tmpdir = os.path.join(tmp, "tmpdir")  # TMPDIR of the script
+        os.mkdir(self.tmpdir)
         write(self.deploy_env, deploy_env)
         # Stub aws: records its arguments, answers like get-secret-value
         # --output json with secret.json (tls-secret.json for TLS_ARN), or
-        # fails when that file is absent.
+        # fails when that file is absent. For ADMIN_ARN: admin-secret.txt as
+        # it is, ResourceNotFoundException without it (no value yet), or
+        # AccessDenied with STUB_ADMIN=denied; put-secret-value reads
+        # --secret-string file://PATH into it and records the call in
+        # puts.jsonl, or with STUB_PUT=race finds another instance's value
+        # stored first, with STUB_PUT=denied is refused.
         write(os.path.join(self.bin, "aws"), f"""#!/usr/bin/env python3
-import json, sys
-open({self.aws_args!r}, "w").write(json.dumps(sys.argv[1:]))
-open({self.aws_calls!r}, "a").write(json.dumps(sys.argv[1:]) + "\\n")
-tls = {TLS_ARN!r} in sys.argv
+import json, os, stat, sys
+args = sys.argv[1:]
+open({self.aws_args!r}, "w").write(json.dumps(args))
+open({self.aws_calls!r}, "a").write(json.dumps(args) + "\\n")
+def fail(code, op):
+    sys.stderr.write(f"An error occurred ({{code}}) when calling the {{op}} operation: stub\\n")
+    sys.exit(254)
+if args[:2] == ["secretsmanager", "put-secret-value"]:
+    path = args[args.index("--secret-string") + 1][len("file://"):]
+    st = os.stat(path)
+    value = open(path).read()
+    open({self.puts!r}, "a").write(json.dumps({{"args": args, "mode": stat.S_IMODE(st.st_mode), "value": value}}) + "\\n")
+    mode = os.environ.get("STUB_PUT", "ok")
+    if mode == "denied":
+        fail("AccessDeniedException", "PutSecretValue")
+    if mode == "race" or os.path.exists({self.admin_secret!r}):
+        if not os.path.exists({self.admin_secret!r}):
+            open({self.admin_secret!r}, "w").write("stored-by-another-instance-0123456789")
+        fail("ResourceExistsException", "PutSecretValue")
+    open({self.admin_secret!r}, "w").write(value)
+    print(json.dumps({{"ARN": {ADMIN_ARN!r}, "VersionId": args[args.index("--client-request-token") + 1]}}))
+    sys.exit(0)
+if {ADMIN_ARN!r} in args:
+    if os.environ.get("STUB_ADMIN") == "denied":
+        fail("AccessDeniedException", "GetSecretValue")
+    try:
+        secret = open({self.admin_secret!r}).read()
+    except OSError:
+        sys.stderr.write("An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: "
+                         "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT\\n")
+        sys.exit(254)
+    print(json.dumps({{"ARN": {ADMIN_ARN!r}, "VersionId": "a-1", "SecretString": secret}}))
+    sys.exit(0)
+tls = {TLS_ARN!r} in args
 try:
     secret = open({self.tls_secret!r} if tls else {self.secret!r}).read()
 except OSError:
-    sys.stderr.write("An error occurred (AccessDeniedException) when calling the GetSecretValue operation: denied\\n")
-    sys.exit(254)
+    fail("AccessDeniedException", "GetSecretValue")
 print(json.dumps({{"ARN": {ARN!r}, "Name": "rds!db", "VersionId": "v-123", "SecretString": secret}}))
 """, 0o755)
         write(os.path.join(self.bin, "systemctl"), f"""#!/bin/sh
@@ -97,7 +139,7 @@ exit 0
     def run(self, active=False, extra=None):
         env = dict(os.environ, PATH=f"{self.bin}:{os.environ['PATH']}", TM_DEPLOY_ENV=self.deploy_env,
                    TM_ENV_FILE=self.env_file, TM_FETCH_ATTEMPTS="1", STUB_ACTIVE="0" if active else "3",
-                   TM_TLS_DIR=self.tls_dir)
+                   TM_TLS_DIR=self.tls_dir, TMPDIR=self.tmpdir)
         if self.tls_group:
             env["TM_TLS_GROUP"] = self.tls_group
         env.update(extra or {})
@@ -105,6 +147,12 @@ exit 0
             if os.path.exists(log):
                 os.unlink(log)
         return subprocess.run([sys.executable, SCRIPT], env=env, capture_output=True, text=True, timeout=30)
+
+    def puts_made(self):
+        try:
+            return [json.loads(line) for line in open(self.puts)]
+        except OSError:
+            return []
 
     def aws_calls_made(self):
         try:
@@ -204,9 +252,14 @@ def main():
         check("without TM_TLS_SECRET_ARN: no TLS_* lines, no TLS secret read, no TLS directory",
               "TLS_" not in open(sb.env_file).read() and not os.path.exists(sb.tls_dir) and
               all(TLS_ARN not in call for call in sb.aws_calls_made()), open(sb.env_file).read())
+        check("without TM_ADMIN_SECRET_ARN: no ADMIN_TOKEN line, no admin secret read or written",
+              "ADMIN_TOKEN" not in open(sb.env_file).read() and not sb.puts_made() and
+              all(ADMIN_ARN not in call for call in sb.aws_calls_made()), open(sb.env_file).read())
 
     with tempfile.TemporaryDirectory() as tmp:
         tls_cases(tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        admin_cases(tmp)
 
 
 def make_pair(tmp, name, encrypt=False):
@@ -356,6 +409,125 @@ def tls_cases(tmp):
     check("TLS: no private key material is ever printed", not leaked and len(printed) > 10, f"{len(leaked)} key lines")
     check("TLS: no temporary files left behind", sorted(os.listdir(sb.tls_dir)) == ["fullchain.pem", "privkey.pem"],
           os.listdir(sb.tls_dir))
+
+
+def admin_cases(tmp):
+    # deploy.env as the user data writes it, plus an ADMIN_TOKEN line that
+    # must not win over the secret.
+    deploy_env = DEPLOY_ENV + f"TM_ADMIN_SECRET_ARN={ADMIN_ARN}\nAUTH_REQUIRED=true\nADMIN_TOKEN=from-deploy-env-0123456789\n"
+    os.mkdir(os.path.join(tmp, "sb"))
+    sb = Sandbox(os.path.join(tmp, "sb"), deploy_env)
+    sb.set_secret("togglemaster", "pw-1")
+    printed = []
+
+    def run(**kw):
+        r = sb.run(**kw)
+        printed.append(r.stdout + r.stderr)
+        return r
+
+    def stored():
+        return open(sb.admin_secret).read() if os.path.exists(sb.admin_secret) else None
+
+    def on_command_line(value):
+        return any(value in arg for call in sb.aws_calls_made() for arg in call)
+
+    def no_tmp_left():
+        return os.listdir(sb.tmpdir) == []
+
+    # First boot: the secret has no value yet.
+    r = run()
+    token = stored()
+    puts = sb.puts_made()
+    check("admin: empty secret: a token is generated and stored once, exit 0",
+          r.returncode == 0 and token is not None and len(puts) == 1, f"exit {r.returncode}: {r.stdout} {len(puts)} puts")
+    if token is None or not puts:
+        return
+    args = puts[0]["args"]
+    check("admin: stored with put-secret-value on the ARN, its region, the fixed version id",
+          args[args.index("--secret-id") + 1] == ADMIN_ARN and args[args.index("--region") + 1] == "sa-east-1" and
+          args[args.index("--client-request-token") + 1] == ADMIN_VERSION, args)
+    check("admin: generated token: 43 base64url characters (32 random bytes)",
+          len(token) == 43 and all(c.isalnum() or c in "-_" for c in token), f"{len(token)} characters")
+    check("admin: the token goes to AWS through a 0600 temporary file, never on a command line, file removed",
+          args[args.index("--secret-string") + 1].startswith("file://") and puts[0]["mode"] == 0o600 and
+          not on_command_line(token) and no_tmp_left(), f"{args} mode {oct(puts[0]['mode'])} {os.listdir(sb.tmpdir)}")
+    check("admin: env file: ADMIN_TOKEN is the stored token, AUTH_REQUIRED=true, deploy.env's ADMIN_TOKEN ignored",
+          sb.shell_value("ADMIN_TOKEN") == token and sb.shell_value("AUTH_REQUIRED") == "true" and
+          "from-deploy-env" not in open(sb.env_file).read() and "TM_ADMIN_SECRET_ARN" not in open(sb.env_file).read(),
+          open(sb.env_file).read().replace(token, "<token>"))
+    check("admin: env file still mode 0600", stat.S_IMODE(os.stat(sb.env_file).st_mode) == 0o600)
+
+    mtime = os.stat(sb.env_file).st_mtime_ns
+    r = run(active=True)
+    check("admin: next run: read, not generated again; file untouched, no restart",
+          r.returncode == 0 and len(sb.puts_made()) == 1 and stored() == token and
+          os.stat(sb.env_file).st_mtime_ns == mtime and not any("restart" in c for c in sb.systemctl_calls()),
+          f"{r.stdout}{sb.systemctl_calls()}")
+
+    # Rotation by the operator: a new value in the secret, with every
+    # character that needs quoting.
+    rotated = "r0tated\"t$ok`en\\'#;{}=%!\u00e9"
+    write(sb.admin_secret, rotated)
+    r = run(active=True)
+    check("admin: rotated token: env file rewritten (round-trips through a shell's `.`), restart queued",
+          r.returncode == 0 and sb.shell_value("ADMIN_TOKEN") == rotated and
+          "--no-block try-restart togglemaster.service" in sb.systemctl_calls() and len(sb.puts_made()) == 1,
+          f"{r.stdout}{sb.shell_value('ADMIN_TOKEN')!r}")
+    write(sb.admin_secret, "\u00e9" * 8)  # 16 bytes in 8 characters: the service counts bytes
+    r = run()
+    check("admin: 16 bytes of UTF-8 are accepted", r.returncode == 0 and sb.shell_value("ADMIN_TOKEN") == "\u00e9" * 8,
+          r.stdout)
+    write(sb.admin_secret, rotated)
+    run()
+
+    # Values the service would refuse: the token in the env file stays.
+    saved = open(sb.env_file).read()
+    for name, value in [("15 bytes", "x" * 15), ("a blank", "has a blank-0123456789"),
+                        ("a newline at the end", "token-0123456789abcdef\n"), ("a tab", "token\t0123456789abcdef"),
+                        ("empty", "")]:
+        write(sb.admin_secret, value)
+        r = run(active=True)
+        check(f"admin: refused value ({name}): exit 1, env file and its token kept, no restart",
+              r.returncode == 1 and open(sb.env_file).read() == saved and "refused" in r.stdout and
+              not any("restart" in c for c in sb.systemctl_calls()) and len(sb.puts_made()) == 1,
+              f"exit {r.returncode}: {r.stdout}")
+
+    sb.set_secret("togglemaster", "pw-2")
+    r = run(active=True)
+    check("admin: refused value and a rotated password: env file rewritten with the old token, restart, exit 1",
+          r.returncode == 1 and sb.shell_value("DB_PASSWORD") == "pw-2" and sb.shell_value("ADMIN_TOKEN") == rotated and
+          "--no-block try-restart togglemaster.service" in sb.systemctl_calls(), f"exit {r.returncode}: {r.stdout}")
+
+    write(sb.admin_secret, "a-good-new-token-0123456789")
+    saved = open(sb.env_file).read()
+    r = run(active=True, extra={"STUB_ADMIN": "denied"})
+    check("admin: secret unreadable (AccessDenied): exit 1, token kept, nothing generated",
+          r.returncode == 1 and open(sb.env_file).read() == saved and len(sb.puts_made()) == 1 and
+          "AccessDenied" in r.stdout, f"exit {r.returncode}: {r.stdout}")
+
+    # First boots that go wrong, each in a fresh sandbox.
+    for case, stub_put in [("race", "race"), ("put-denied", "denied")]:
+        os.mkdir(os.path.join(tmp, case))
+        sb = Sandbox(os.path.join(tmp, case), deploy_env)
+        sb.set_secret("togglemaster", "pw-1")
+        r = run(extra={"STUB_PUT": stub_put})
+        if case == "race":
+            check("admin: another instance stored its token first: that one is used, exit 0",
+                  r.returncode == 0 and sb.shell_value("ADMIN_TOKEN") == "stored-by-another-instance-0123456789" and
+                  len(sb.puts_made()) == 1, f"exit {r.returncode}: {r.stdout}")
+        else:
+            check("admin: the generated token cannot be stored: exit 1, no env file written",
+                  r.returncode == 1 and not os.path.exists(sb.env_file) and len(sb.puts_made()) == 1,
+                  f"exit {r.returncode}: {r.stdout}")
+        generated = [p["value"] for p in sb.puts_made()]
+        check(f"admin: {case}: the generated token is never printed nor on a command line, temporary file removed",
+              generated and not any(v in out for v in generated for out in printed) and
+              not any(on_command_line(v) for v in generated) and no_tmp_left(), os.listdir(sb.tmpdir))
+
+    # Every token this test stored or generated, against everything printed.
+    tokens = [token, rotated, "a-good-new-token-0123456789", "stored-by-another-instance-0123456789"]
+    leaked = [t for t in tokens if any(t in out for out in printed)]
+    check("admin: no token is ever printed", not leaked and len(printed) > 10, f"{len(leaked)} leaked")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 # (overlays on /etc and /usr/sbin, tmpfs on /usr/local/{sbin,share} and
 # /var/cache), so the host is not touched. Needs root (unshare -m), as CI is.
 # The units it writes are then checked with `systemd-analyze verify` beside
-# the package's own unit (packaging/deb/togglemaster.service).
+# the package's own unit (packaging/deb/togglemaster.service). The stub aws
+# starts with an empty admin token secret, so the first boot generates and
+# stores the token, as on a fresh deployment.
 #
 # Prints ok/FAIL lines and `user-data: N passed, N failed`; exit 1 on failure.
 #
@@ -46,7 +48,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 python3 -c 'import json, sys; print(json.dumps({"certificate": open(sys.argv[1]).read(), "private_key": open(sys.argv[2]).read()}))' \
   "$sim/tls.crt" "$sim/tls.key" >"$sim/tls-secret.json"
 
-# --- stubs (SIM points at the log directory; READY=0 makes /ready fail)
+# --- stubs (SIM points at the log directory; READY=0 makes /ready fail,
+# AUTH=off makes it answer as a package older than API keys does)
 # apt-get installing the .deb creates the service's group, as its postinst
 # does (in the namespace's overlay on /etc).
 cat >"$sim/bin/apt-get" <<'EOF'
@@ -64,14 +67,31 @@ while [ \$# -gt 0 ]; do case \$1 in -o) out=\$2; shift 2 ;; *) url=\$1; shift ;;
 case \$url in
   *global-bundle.pem) printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' >"\$out" ;;
   *.deb) printf '%s' '$DEB_CONTENT' >"\$out" ;;
-  */ready) [ "\${READY:-1}" = 1 ] ;;
+  */ready)
+    [ "\${READY:-1}" = 1 ] || exit 22
+    if [ "\${AUTH:-on}" = on ]; then echo '{"status":"ready","auth":"on"}'; else echo '{"status":"ready"}'; fi ;;
   *) exit 22 ;;
 esac
 EOF
+# The admin token secret ($SIM/admin-secret): no value until put-secret-value
+# stores one (--secret-string file://PATH).
 cat >"$sim/bin/aws" <<EOF
 #!/usr/bin/python3
 import json, os, sys
-open(os.environ["SIM"] + "/log", "a").write("aws " + " ".join(sys.argv[1:]) + "\n")
+args = sys.argv[1:]
+admin = os.environ["SIM"] + "/admin-secret"
+open(os.environ["SIM"] + "/log", "a").write("aws " + " ".join(args) + "\n")
+if args[:2] == ["secretsmanager", "put-secret-value"]:
+    open(admin, "w").write(open(args[args.index("--secret-string") + 1][len("file://"):]).read())
+    print(json.dumps({"VersionId": args[args.index("--client-request-token") + 1]}))
+    sys.exit(0)
+if any("admin-token" in a for a in args):
+    if not os.path.exists(admin):
+        sys.stderr.write("An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: "
+                         "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT\n")
+        sys.exit(254)
+    print(json.dumps({"VersionId": "a1", "SecretString": open(admin).read()}))
+    sys.exit(0)
 if "$TLS_ARN" in sys.argv:
     print(json.dumps({"VersionId": "t1", "SecretString": open("$sim/tls-secret.json").read()}))
     sys.exit(0)
@@ -92,14 +112,15 @@ chmod +x "$sim/bin/"*
 
 # The cases' user data, rendered in one node process (the parser is slow to load).
 DEB_URL=https://example.com/togglemaster_0.1.0_amd64.deb
-for c in deb badsum nodeb notready require tls; do mkdir -p "$sim/$c"; done
+for c in deb badsum nodeb notready require tls authoff; do mkdir -p "$sim/$c"; done
 node tests/infra/policy.js --render-user-data deploy/aws \
   "$sim/deb/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
   "$sim/badsum/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$(printf 'b%.0s' {1..64})\"}" \
   "$sim/nodeb/user-data.sh={\"deb_url\": \"\"}" \
   "$sim/notready/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
   "$sim/require/user-data.sh={\"deb_url\": \"\", \"db_sslmode\": \"require\"}" \
-  "$sim/tls/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\", \"tls_secret_arn\": \"$TLS_ARN\"}" ||
+  "$sim/tls/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\", \"tls_secret_arn\": \"$TLS_ARN\"}" \
+  "$sim/authoff/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" ||
   { echo "FAIL - user data: rendering the template"; failed=1; finish; }
 
 # run NAME [ENV...]: run NAME's user data in a private mount namespace;
@@ -173,6 +194,21 @@ check "enables the refresh timer and the service, restarts it" bash -c \
 check "the password never reaches the cloud-init log" bash -c "! grep -qF -- 'p\"a\$s' '$sim/deb/out'"
 check "no TLS by default: deploy.env names no TLS secret, env file no TLS_*, /ready over http on 80" bash -c \
   "! grep -q TLS '$sim/deb/result/etc/deploy.env' && ! grep -q TLS_ '$sim/deb/result/etc/togglemaster.env' && grep -q 'curl -fsS http://127.0.0.1:80/ready' '$sim/deb/log'"
+admin_token_ok() { # CASE: the env file's ADMIN_TOKEN is the token the boot stored in the secret
+  local token
+  token=$(cat "$sim/$1/admin-secret" 2>/dev/null) && [ "${#token}" -ge 43 ] && [ "$(env_value "$1" ADMIN_TOKEN)" = "$token" ]
+}
+token_hidden() { # CASE: the stored token is in neither the cloud-init output nor any logged command line
+  local token
+  token=$(cat "$sim/$1/admin-secret") && [ -n "$token" ] && ! grep -qF -- "$token" "$sim/$1/out" "$sim/$1/log"
+}
+check "auth: deploy.env has AUTH_REQUIRED=true and TM_ADMIN_SECRET_ARN, env file AUTH_REQUIRED=true" bash -c \
+  "grep -qx 'AUTH_REQUIRED=true' '$sim/deb/result/etc/deploy.env' && grep -qx 'TM_ADMIN_SECRET_ARN=arn:aws:secretsmanager:.*:secret:togglemaster/admin-token-.*' '$sim/deb/result/etc/deploy.env' && [ \"\$(set -a; . '$sim/deb/result/etc/togglemaster.env'; echo \"\$AUTH_REQUIRED\")\" = true ]"
+check "auth: first boot generates the admin token into the empty secret, env file ADMIN_TOKEN is it" admin_token_ok deb
+check "auth: the token is stored from a file, before the service starts" bash -c \
+  "grep -q 'aws secretsmanager put-secret-value .*--secret-string file://' '$sim/deb/log' && grep -n -m1 put-secret-value '$sim/deb/log' | cut -d: -f1 | { read -r a; b=\$(grep -n -m1 'restart togglemaster.service' '$sim/deb/log' | cut -d: -f1); [ \"\$a\" -lt \"\$b\" ]; }"
+check "auth: the admin token never reaches the cloud-init log or a command line" token_hidden deb
+check "auth: waits for /ready to say auth is on" bash -c "grep -q 'ready: http://127.0.0.1:80/ready answered 200 after .*\"auth\":\"on\"' '$sim/deb/out'"
 
 if command -v systemd-analyze >/dev/null 2>&1 && [ -f packaging/deb/togglemaster.service ]; then
   check "units: systemd-analyze verify is silent (package unit + drop-in, secret service + timer)" bash -c \
@@ -192,6 +228,7 @@ check "checksum mismatch: fails before installing" bash -c \
 run nodeb
 check "no deb_url: exit 0, env file written, timer on, service untouched" bash -c \
   "[ \"\$(cat '$sim/nodeb/rc')\" = 0 ] && [ -s '$sim/nodeb/result/etc/togglemaster.env' ] && grep -q 'togglemaster-secret.timer' '$sim/nodeb/log' && ! grep -Eq '(enable|restart) togglemaster.service' '$sim/nodeb/log'"
+check "no deb_url: the admin token is generated and in the env file already" admin_token_ok nodeb
 
 # --- 4. the service never gets ready: cloud-init must report an error
 run notready READY=0
@@ -216,11 +253,17 @@ check "TLS: certificate and key 0640 root:togglemaster in a 0750 directory" bash
 check "TLS: waits for /ready over https on 443" logs tls "curl -fsSk https://127.0.0.1:443/ready"
 check "TLS: the private key never reaches the cloud-init log" bash -c \
   "! grep -vF -- '-----' '$sim/tls.key' | grep -qF -f - '$sim/tls/out'"
+check "TLS: admin token in the env file too" admin_token_ok tls
 
-for c in deb badsum nodeb notready require tls; do
+# --- 7. a package older than API keys: ready, but authentication off
+run authoff AUTH=off
+check "auth off after all (/ready without \"auth\":\"on\"): exit non-zero, service stopped" bash -c \
+  "[ \"\$(cat '$sim/authoff/rc')\" != 0 ] && grep -q 'systemctl stop togglemaster.service' '$sim/authoff/log' && grep -q 'authentication is not on' '$sim/authoff/out'"
+
+for c in deb badsum nodeb notready require tls authoff; do
   if [ ! -s "$sim/$c/rc" ]; then echo "--- $c: did not run"; cat "$sim/$c/out" 2>/dev/null; fi
 done
 if [ "$failed" -ne 0 ]; then
-  for c in deb badsum nodeb notready require tls; do echo "--- $c (exit $(cat "$sim/$c/rc" 2>/dev/null))"; tail -n 5 "$sim/$c/out" 2>/dev/null; done
+  for c in deb badsum nodeb notready require tls authoff; do echo "--- $c (exit $(cat "$sim/$c/rc" 2>/dev/null))"; tail -n 5 "$sim/$c/out" 2>/dev/null; done
 fi
 finish
