@@ -51,11 +51,16 @@ static bool fits(const char *pattern, const struct segment *segments, int count,
     while (*p == '/') {
         const char *start = ++p;
         size_t len;
+        if (index == count)
+            return false;
+        /* Most routes differ from the path in their first byte: no need
+         * to measure the segment for them. */
+        if (*start != '{' && *start != '/' && *start != '\0' &&
+            (segments[index].len == 0 || *start != segments[index].text[0]))
+            return false;
         while (*p != '\0' && *p != '/')
             p++;
         len = (size_t)(p - start);
-        if (index == count)
-            return false;
         if (*start == '{') {
             if (segments[index].len == 0 || found == ROUTER_MAX_PARAMS)
                 return false;
