@@ -204,6 +204,21 @@ def migrate(database_url, env=None):
 
 # --- HTTP ------------------------------------------------------------------
 
+def read_until_closed(sock):
+    """Every byte the peer sends until it closes (or the socket's timeout;
+    a reset ends it too)."""
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    return data
+
+
 class Response:
     """status, headers (case-insensitive http.client.HTTPMessage), json (or None), raw bytes."""
 

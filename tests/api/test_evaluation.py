@@ -11,7 +11,7 @@ import time
 import unittest
 
 from harness import (BACKEND, Server, ServerTestCase, TMTestCase, get_pg, migrate, new_database, pg_dbname,
-                     run_cmd, stop_and_check, tmpdir, uniq)
+                     read_until_closed, run_cmd, stop_and_check, tmpdir, uniq)
 
 OFREP = "/ofrep/v1/evaluate/flags"
 
@@ -299,12 +299,7 @@ class LongStoredNames(TMTestCase):
         import socket
         with socket.create_connection((server.host, server.port), timeout=5) as sock:
             sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_until_closed(sock)
         head, _, body = data.partition(b"\r\n\r\n")
         return int(head.split(b" ")[1]), json.loads(body)
 

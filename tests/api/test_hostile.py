@@ -8,7 +8,8 @@ import json
 import socket
 import unittest
 
-from harness import BACKEND, Server, TMTestCase, get_pg, migrate, new_database, pg_dbname, stop_and_check
+from harness import (BACKEND, Server, TMTestCase, get_pg, migrate, new_database, pg_dbname, read_until_closed,
+                     stop_and_check)
 
 ADMIN = "hostile-admin-token-0123456789abcdef"
 TABLES = ("flags", "evaluators", "catalog_settings", "api_keys", "audit_log", "schema_migrations")
@@ -35,21 +36,7 @@ def exchange(server, raw, timeout=5):
             sock.sendall(raw)
         except OSError:
             pass
-        data = b""
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                head, sep, body = data.partition(b"\r\n\r\n")
-                if sep:
-                    length = [int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
-                              if line.lower().startswith(b"content-length:")]
-                    if length and len(body) >= length[0]:
-                        break
-        except (ConnectionResetError, socket.timeout):
-            pass
+        data = read_until_closed(sock)   # every request says Connection: close
     if not data:
         return None, b""
     head, _, body = data.partition(b"\r\n\r\n")

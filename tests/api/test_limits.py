@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import BACKEND, Server, TMTestCase, migrate, new_database, stop_and_check
+from harness import BACKEND, Server, TMTestCase, migrate, new_database, read_until_closed, stop_and_check
 
 SQLITE_ONLY = unittest.skipIf(BACKEND != "sqlite", "transport tests need no database: run on SQLite")
 
@@ -108,12 +108,7 @@ class ConnectionLimit(TMTestCase):
                 held.append(k)
             time.sleep(0.2)
             extra = socket.create_connection((s.host, s.port), timeout=5)
-            data = b""
-            while True:
-                chunk = extra.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_until_closed(extra)
             extra.close()
             self.assertTrue(data.startswith(b"HTTP/1.1 503"), data)
             self.assertIn(b'"error":"too many connections from this address', data)

@@ -11,7 +11,7 @@ import re
 import time
 import unittest
 
-from harness import (BACKEND, Server, TMTestCase, binary, get_pg, migrate, new_database, pg_dbname, run_cmd,
+from harness import (BACKEND, Server, TMTestCase, get_pg, migrate, new_database, pg_dbname, run_cmd,
                      stop_and_check, tmpdir, uniq)
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
