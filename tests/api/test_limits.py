@@ -105,8 +105,10 @@ class ConnectionLimit(TMTestCase):
             held = []
             for _ in range(10):
                 k = socket.create_connection((s.host, s.port), timeout=5)
+                # An answer on each proves the server has counted it.
+                k.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(k.recv(4096).startswith(b"HTTP/1.1 200"))
                 held.append(k)
-            time.sleep(0.2)
             extra = socket.create_connection((s.host, s.port), timeout=5)
             data = read_until_closed(extra)
             extra.close()
