@@ -7,20 +7,17 @@
 -- in wrk is one table lookup: the same for our service and for nginx.
 dofile((os.getenv("TM_BENCH_DIR") or "bench") .. "/report.lua")
 
-local reqs, n = {}, 0
-
 function init(args)
   seed_random()
   -- TM_BENCH_AUTH: a key to send (authentication on), else none.
   local key = os.getenv("TM_BENCH_AUTH")
-  headers = key and { Authorization = "Bearer " .. key } or nil
+  local headers = key and { Authorization = "Bearer " .. key } or nil
+  local reqs = {}
   for line in io.lines(os.getenv("TM_BENCH_NAMES")) do
     local name = line:match("^(%S+)")
     if name then reqs[#reqs + 1] = wrk.format("GET", "/flags/" .. name, headers) end
   end
-  n = #reqs
+  set_requests(reqs)
 end
 
-function request()
-  return reqs[math.random(n)]
-end
+request = random_request

@@ -5,17 +5,14 @@
 -- get_random.lua, so wrk's per-request cost is the same for every target.
 dofile((os.getenv("TM_BENCH_DIR") or "bench") .. "/report.lua")
 
-local reqs, n = {}, 0
-
 function init(args)
   seed_random()
   local headers = {["Content-Type"] = "application/json"}
+  local reqs = {}
   for line in io.lines(os.getenv("TM_BENCH_BODIES")) do
     if #line > 0 then reqs[#reqs + 1] = wrk.format("POST", wrk.path, headers, line) end
   end
-  n = #reqs
+  set_requests(reqs)
 end
 
-function request()
-  return reqs[math.random(n)]
-end
+request = random_request

@@ -16,6 +16,18 @@ function seed_random()
   math.randomseed(4242 + 7919 * (tid or 0))
 end
 
+-- Requests pre-formatted in init() (set_requests), one picked uniformly at
+-- random per request (a script sets request = random_request): the
+-- per-request cost in wrk is one table lookup, the same for every target.
+local pool, pool_n = {}, 0
+function set_requests(list)
+  pool, pool_n = list, #list
+end
+
+function random_request()
+  return pool[math.random(pool_n)]
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

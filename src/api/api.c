@@ -46,6 +46,8 @@ static const struct api_route routes[] = {
  * FLAG_STORED_NAME_MAX bytes, fits many times over. */
 #define PATH_SCRATCH 4096
 
+#define NOT_LOADED "flags are not loaded from the database yet; retry shortly"
+
 struct api {
     struct app *app;
     const struct route_spec *specs[ROUTE_COUNT];
@@ -136,22 +138,34 @@ static void log_refusal(const struct http_request *req, int status, const char *
                         "key_id", key_id, "method", req->method_name));
 }
 
+#define TOO_MANY_FAILURES "too many failed authentications from this address; retry later"
+
+static void respond_401(struct http_request *req, const char *message)
+{
+    http_add_header(req, "WWW-Authenticate", "Bearer realm=\"togglemaster\"");
+    http_respond_error(req, 401, message);
+}
+
+static void respond_429(struct http_request *req, int wait_s, const char *message)
+{
+    char seconds[16];
+
+    snprintf(seconds, sizeof seconds, "%d", wait_s);
+    http_add_header(req, "Retry-After", seconds);
+    http_respond_error(req, 429, message);
+}
+
 /* Answers 401, or 429 once the address has failed too often. */
 static void refuse_credential(struct api_call *call, const char *message, const char *key_id)
 {
     struct http_request *req = call->req;
     int wait_s = guard_count(&call->app->auth_guard, req->peer, monotonic_ms());
-    char seconds[16];
 
     log_refusal(req, wait_s > 0 ? 429 : 401, message, key_id);
-    if (wait_s > 0) {
-        snprintf(seconds, sizeof seconds, "%d", wait_s);
-        http_add_header(req, "Retry-After", seconds);
-        http_respond_error(req, 429, "too many failed authentications from this address; retry later");
-        return;
-    }
-    http_add_header(req, "WWW-Authenticate", "Bearer realm=\"togglemaster\"");
-    http_respond_error(req, 401, message);
+    if (wait_s > 0)
+        respond_429(req, wait_s, TOO_MANY_FAILURES);
+    else
+        respond_401(req, message);
 }
 
 /* Decides who the caller is and whether the route lets them in; answers
@@ -178,7 +192,7 @@ static bool authorize(struct api_call *call)
         /* Open, like the original: anyone may do anything. Until the
          * first load nobody knows whether keys exist: 503. */
         if (snapshot_cell_generation(app->snapshots) == 0) {
-            http_respond_error(req, 503, "flags are not loaded from the database yet; retry shortly");
+            http_respond_error(req, 503, NOT_LOADED);
             return false;
         }
         set_identity(&call->who, "anonymous", "anonymous (authentication off)", ROLE_ADMIN);
@@ -200,17 +214,14 @@ static bool authorize(struct api_call *call)
             return true;
         }
         log_refusal(req, 401, "no credential", "");
-        http_add_header(req, "WWW-Authenticate", "Bearer realm=\"togglemaster\"");
-        http_respond_error(req, 401, "authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
+        respond_401(req, "authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
         return false;
     }
     credential_id(bearer > 0 || header > 0 ? credential : NULL, credential_len, key_id);
     if ((wait_s = guard_refused(&app->auth_guard, req->peer, monotonic_ms())) > 0) {
         snapshot_release(snap);
-        snprintf(message, sizeof message, "%d", wait_s);
-        http_add_header(req, "Retry-After", message);
         log_refusal(req, 429, "address refused after failed authentications", key_id);
-        http_respond_error(req, 429, "too many failed authentications from this address; retry later");
+        respond_429(req, wait_s, TOO_MANY_FAILURES);
         return false;
     }
     if (bearer < 0 || (bearer == 0 && header < 0)) {
@@ -246,7 +257,6 @@ static bool within_rates(struct api_call *call)
 {
     struct app *app = call->app;
     long long now = monotonic_ms();
-    char seconds[16];
     int wait_s = 0;
 
     if (!(call->req->method & (METHOD_POST | METHOD_PUT | METHOD_DELETE)) || call->route->role < ROLE_EDITOR ||
@@ -258,12 +268,10 @@ static bool within_rates(struct api_call *call)
         wait_s = guard_count(&app->write_guard, call->who.id, now);
     if (wait_s == 0)
         return true;
-    snprintf(seconds, sizeof seconds, "%d", wait_s);
-    http_add_header(call->req, "Retry-After", seconds);
     log_refusal(call->req, 429, "write rate of this key", call->who.id);
-    http_respond_error(call->req, 429, call->route->handle == api_key_create
-                                           ? "this key has created too many keys; retry later (KEY_CREATE_LIMIT)"
-                                           : "this key has made too many changes; retry later (WRITE_LIMIT)");
+    respond_429(call->req, wait_s, call->route->handle == api_key_create
+                                       ? "this key has created too many keys; retry later (KEY_CREATE_LIMIT)"
+                                       : "this key has made too many changes; retry later (WRITE_LIMIT)");
     return false;
 }
 
@@ -399,7 +407,7 @@ struct snapshot *api_snapshot_or_503(struct api_call *call)
     struct snapshot *snap = snapshot_acquire(call->app->snapshots);
 
     if (snap == NULL)
-        http_respond_error(call->req, 503, "flags are not loaded from the database yet; retry shortly");
+        http_respond_error(call->req, 503, NOT_LOADED);
     return snap;
 }
 
