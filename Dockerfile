@@ -77,9 +77,11 @@ USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/togglemaster-healthcheck"]
 
-# togglemaster handles SIGTERM itself (sigwait, also as PID 1) and drains
-# in-flight requests for SHUTDOWN_TIMEOUT seconds (default 10) before
-# exiting 0; keep `docker stop -t` / stop_grace_period above that. It starts
+# togglemaster handles SIGTERM itself (sigwait, also as PID 1): /ready turns
+# 503 for SHUTDOWN_DRAIN seconds (default 5) while it still serves, then it
+# stops accepting and lets in-flight requests finish for SHUTDOWN_TIMEOUT
+# seconds (default 10) before exiting 0; keep `docker stop -t` /
+# stop_grace_period above the sum. It starts
 # no child processes, so no init (tini) is needed.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint"]

@@ -60,6 +60,9 @@ struct app {
      * request never finds keys in the snapshot and this still false; the
      * check of an open service then costs no snapshot (app_note_keys). */
     atomic_bool keys_seen;
+    /* SIGTERM arrived: /ready answers 503 so that load balancers take this
+     * instance out while it still serves (SHUTDOWN_DRAIN). */
+    atomic_bool draining;
     /* ADMIN_TOKEN's hash (auth.h), when set. */
     bool has_admin_token;
     unsigned char admin_token_hash[AUTH_HASH_LEN];

@@ -30,6 +30,10 @@ static const struct int_setting int_settings[] = {
     {"PORT", FIELD(port), 1, 65535, 5000, NULL, "TCP port to listen on"},
     {"SHUTDOWN_TIMEOUT", FIELD(shutdown_timeout_s), 0, 3600, 10, NULL,
      "seconds in-flight requests get to finish on SIGTERM/SIGINT"},
+    {"SHUTDOWN_DRAIN", FIELD(shutdown_drain_s), 0, 3600, 5, NULL,
+     "seconds /ready answers 503 on SIGTERM, still serving, before stopping"},
+    {"USAGE_FLUSH_INTERVAL", FIELD(usage_flush_interval_s), 1, 86400, 60, NULL,
+     "seconds between writes of the evaluation counts to the database"},
     {"THREADS", FIELD(threads), 1, CONFIG_MAX_THREADS, 0, "cores", "HTTP event-loop threads"},
     {"DB_POOL_SIZE", FIELD(db_pool_size), 1, CONFIG_MAX_POOL_SIZE, 0, "2 x THREADS",
      "database connections, one per store worker (SQLite: 1 writer)"},
@@ -355,7 +359,8 @@ static int load_access(struct config *cfg, char *err, size_t errlen)
     const char *token = getenv("ADMIN_TOKEN"), *origins = getenv("CORS_ORIGINS");
 
     if (load_bool("AUTH_REQUIRED", false, &cfg->auth_required, err, errlen) != 0 ||
-        load_bool("PUBLIC_EVALUATION", false, &cfg->public_evaluation, err, errlen) != 0)
+        load_bool("PUBLIC_EVALUATION", false, &cfg->public_evaluation, err, errlen) != 0 ||
+        load_bool("METRICS_PUBLIC", false, &cfg->metrics_public, err, errlen) != 0)
         return -1;
     if (token != NULL && *token != '\0') {
         /* The value is a secret: the message never quotes it. */
@@ -463,6 +468,7 @@ void config_print_help(FILE *out)
           "                       an active API key                    default false\n"
           "  PUBLIC_EVALUATION    true: reading flags and evaluating need no key\n"
           "                                                   default false\n"
+          "  METRICS_PUBLIC       true: GET /metrics needs no key       default false\n"
           "  CORS_ORIGINS         browser origins allowed to call the API, comma-\n"
           "                       separated (e.g. https://app.example.com), or *\n"
           "                                                   default unset (none)\n",

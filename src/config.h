@@ -39,6 +39,8 @@ struct config {
     enum log_level log_level;  /* LOG_LEVEL */
     enum log_format log_format;/* LOG_FORMAT */
     int shutdown_timeout_s;    /* SHUTDOWN_TIMEOUT */
+    int shutdown_drain_s;      /* SHUTDOWN_DRAIN: /ready 503 before stopping */
+    int usage_flush_interval_s;/* USAGE_FLUSH_INTERVAL */
     int threads;               /* THREADS: HTTP event-loop threads */
     int db_pool_size;          /* DB_POOL_SIZE: store connections/workers */
     int db_connect_timeout_s;  /* DB_CONNECT_TIMEOUT */
@@ -61,6 +63,7 @@ struct config {
     char *admin_token;         /* ADMIN_TOKEN, NULL: unset */
     bool auth_required;        /* AUTH_REQUIRED: refuse to start without a key */
     bool public_evaluation;    /* PUBLIC_EVALUATION: reads and evaluations need no key */
+    bool metrics_public;       /* METRICS_PUBLIC: /metrics needs no key */
     int json_max_depth;        /* JSON_MAX_DEPTH */
     int json_max_elements;     /* JSON_MAX_ELEMENTS */
     int auth_failure_limit;    /* AUTH_FAILURE_LIMIT */

@@ -7,16 +7,19 @@
  * cell, store workers, sync thread, the API — and hands the API's handler
  * to the HTTP transport, which knows nothing else of the service. It then
  * waits for signals: SIGHUP reloads the flags and re-reads the TLS files;
- * SIGTERM or SIGINT take
- * everything down in reverse: stop accepting, let in-flight requests
- * finish (up to SHUTDOWN_TIMEOUT), stop the workers (answering what they
+ * SIGTERM first drains (SHUTDOWN_DRAIN: /ready answers 503 while
+ * everything is still served, so load balancers move away); then SIGTERM
+ * or SIGINT take everything down in reverse: stop accepting, let in-flight
+ * requests finish (up to SHUTDOWN_TIMEOUT), stop the workers (answering what they
  * had queued), HTTP, sync, and close the store.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -141,27 +144,73 @@ static struct http_settings http_settings_from(const struct config *cfg)
     return s;
 }
 
+static void reload_on_sighup(struct http_server *http, struct sync *sync, bool tls_configured)
+{
+    char err[512];
+
+    sync_request_reload(sync);
+    log_msg(LOG_INFO, "SIGHUP: reloading the flags from the database");
+    if (!tls_configured)
+        log_msg(LOG_INFO, "SIGHUP: nothing to reload (TLS is off)");
+    else if (http_server_reload_tls(http, err, sizeof err) == 0)
+        log_msg(LOG_INFO, "SIGHUP: TLS certificate and key reloaded");
+    else
+        log_event(LOG_ERROR, "SIGHUP: TLS reload failed; the previous certificate stays in use",
+                  json_pack("{s:s}", "detail", err));
+}
+
 /* Waits for SIGTERM or SIGINT; on each SIGHUP reloads the flags from the
  * database and re-reads the TLS files. */
 static int wait_for_stop(const sigset_t *signals, struct http_server *http, struct sync *sync, bool tls_configured)
 {
     for (;;) {
         int sig = 0;
-        char err[512];
 
         if (sigwait(signals, &sig) != 0)
             return SIGTERM;
         if (sig != SIGHUP)
             return sig;
-        sync_request_reload(sync);
-        log_msg(LOG_INFO, "SIGHUP: reloading the flags from the database");
-        if (!tls_configured)
-            log_msg(LOG_INFO, "SIGHUP: nothing to reload (TLS is off)");
-        else if (http_server_reload_tls(http, err, sizeof err) == 0)
-            log_msg(LOG_INFO, "SIGHUP: TLS certificate and key reloaded");
-        else
-            log_event(LOG_ERROR, "SIGHUP: TLS reload failed; the previous certificate stays in use",
-                      json_pack("{s:s}", "detail", err));
+        reload_on_sighup(http, sync, tls_configured);
+    }
+}
+
+/* SIGTERM's first phase: /ready turns 503 while everything else is still
+ * served, for SHUTDOWN_DRAIN seconds, so that a load balancer checking
+ * /ready stops sending new requests here before this instance stops
+ * accepting them. A second SIGTERM or a SIGINT cuts it short. */
+static void drain(struct app *app, const sigset_t *signals, struct http_server *http, bool tls_configured)
+{
+    struct timespec now, end;
+
+    if (app->cfg->shutdown_drain_s <= 0)
+        return;
+    atomic_store(&app->draining, true);
+    log_event(LOG_INFO, "draining: /ready answers 503, requests are still served",
+              json_pack("{s:i}", "drain_s", app->cfg->shutdown_drain_s));
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += app->cfg->shutdown_drain_s;
+    for (;;) {
+        struct timespec left;
+        int sig;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = end.tv_sec - now.tv_sec;
+        left.tv_nsec = end.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        if (left.tv_sec < 0)
+            return;
+        sig = sigtimedwait(signals, NULL, &left);
+        if (sig == SIGHUP) {
+            reload_on_sighup(http, app->sync, tls_configured);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            log_msg(LOG_INFO, "second stop signal: ending the drain early");
+            return;
+        } else if (sig < 0 && errno != EINTR) {
+            return;   /* EAGAIN: the drain is over */
+        }
     }
 }
 
@@ -253,8 +302,12 @@ static int run_serve(const struct config *cfg)
                         "max_connections", cfg->max_connections));
 
     sig = wait_for_stop(&signals, http, app.sync, cfg->tls_cert_file != NULL);
-    log_event(LOG_INFO, "shutting down", json_pack("{s:s, s:i}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+    log_event(LOG_INFO, "shutting down", json_pack("{s:s, s:i, s:i}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                                                  "drain_s", sig == SIGINT ? 0 : cfg->shutdown_drain_s,
                                                   "timeout_s", cfg->shutdown_timeout_s));
+    /* SIGINT is a person at a terminal: no load balancer to tell. */
+    if (sig == SIGTERM)
+        drain(&app, &signals, http, cfg->tls_cert_file != NULL);
     http_server_quiesce(http);
     if (!http_server_wait_idle(http, cfg->shutdown_timeout_s * 1000))
         log_msg(LOG_WARN, "shutdown timeout reached with requests still in flight; closing them");

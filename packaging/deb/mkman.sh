@@ -99,10 +99,15 @@ para "Exit codes:"
 
 cat <<'ROFF'
 .SH SIGNALS
-On SIGTERM or SIGINT the service stops accepting connections, lets
-in\-flight requests finish for up to
+On SIGTERM the service first answers 503 on
+.B /ready
+for
+.B SHUTDOWN_DRAIN
+seconds while it still serves every request, so that a load balancer stops
+sending new ones (a second SIGTERM ends the drain early). Then, as on SIGINT,
+it stops accepting connections, lets in\-flight requests finish for up to
 .B SHUTDOWN_TIMEOUT
-seconds, closes the store and exits 0.
+seconds, writes the evaluation counts, closes the store and exits 0.
 .SH FILES
 .TP
 .I /etc/togglemaster/togglemaster.env

@@ -46,9 +46,14 @@ static void ready_job_run(struct api_job *job, struct store_conn *conn, struct a
 
 void api_ready(struct api_call *call)
 {
-    struct snapshot *snap = snapshot_acquire(call->app->snapshots);
+    struct snapshot *snap;
     struct api_job *job;
 
+    if (atomic_load(&call->app->draining)) {
+        http_respond_error(call->req, 503, "shutting down: draining before stop; requests are still served");
+        return;
+    }
+    snap = snapshot_acquire(call->app->snapshots);
     if (snap == NULL) {
         http_respond_error(call->req, 503, "flags are not loaded from the database yet");
         return;

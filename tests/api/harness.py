@@ -54,7 +54,8 @@ def binary():
 
 # Variables the service reads; stripped from the inherited environment so the
 # developer's shell never leaks into a test. PG* (libpq) are stripped too.
-CONFIG_VARS = ("PORT", "BIND", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT",
+CONFIG_VARS = ("PORT", "BIND", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "SHUTDOWN_DRAIN",
+               "USAGE_FLUSH_INTERVAL", "METRICS_PUBLIC",
                "THREADS", "DB_POOL_SIZE", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT",
                "RESYNC_INTERVAL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
 
@@ -151,7 +152,8 @@ def sanitizer_report(text):
 def make_env(database_url, env=None, port=None):
     """Full environment for the binary. env values of None remove the variable."""
     e = base_env()
-    e.update({"BIND": "127.0.0.1", "LOG_FORMAT": "json"})
+    # SHUTDOWN_DRAIN=0: tests stop servers at once unless they test the drain.
+    e.update({"BIND": "127.0.0.1", "LOG_FORMAT": "json", "SHUTDOWN_DRAIN": "0"})
     if port is not None:
         e["PORT"] = str(port)
     if database_url is not None:

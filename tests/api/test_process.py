@@ -339,6 +339,56 @@ class Shutdown(TMTestCase):
         self.assertLess(time.monotonic() - t0, 3.0, "idle server took long to exit")
         self.assertIsNone(s.sanitizer_report(), s.sanitizer_report())
 
+    def test_sigterm_drains_before_stopping(self):
+        """SHUTDOWN_DRAIN: /ready turns 503 at once while reads, writes and
+        new connections are still served; the process stops after the
+        drain, not before."""
+        db, s = self.start(SHUTDOWN_DRAIN=2)
+        self.assertStatus(s.get("/ready"), 200)
+        t0 = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        deadline = t0 + 1.0
+        while True:
+            r = s.get("/ready")
+            if r.status == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        self.assertError(r, 503, "/ready during the drain: ")
+        self.assertIn("draining", r.json["error"])
+        self.assertStatus(s.get("/health"), 200, "/health stays 200 while draining: ")
+        n = uniq("drain")
+        self.assertStatus(s.post("/flags", {"name": n, "is_enabled": True}), 201,
+                          "a write during the drain is still served: ")
+        with s.client() as c:   # a new connection, after SIGTERM
+            self.assertStatus(c.request("GET", "/flags/" + n), 200)
+        self.assertTrue(s.alive(), "stopped during the drain\n" + s.output_tail())
+        rc = s.wait_exit(2 + self.SHUTDOWN_TIMEOUT + 2)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 0, s.output_tail())
+        self.assertGreaterEqual(elapsed, 1.8, "stopped before SHUTDOWN_DRAIN was over")
+        self.assertLess(elapsed, 4.0, "an idle server took %.1fs to stop after a 2 s drain" % elapsed)
+        self.assertTrue(any(l.get("message", "").startswith("draining") for l in s.logs()), s.output_tail())
+        with Server(db) as s2:
+            self.assertFlag(s2, n, True, "a write acknowledged during the drain persists: ")
+            stop_and_check(self, s2)
+
+    def test_second_sigterm_cuts_the_drain_short(self):
+        db, s = self.start(SHUTDOWN_DRAIN=30)
+        t0 = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        s.wait_log(lambda l: l.get("message", "").startswith("draining"), timeout=3)
+        s.send_signal(signal.SIGTERM)
+        rc = s.wait_exit(5)
+        self.assertEqual(rc, 0, s.output_tail())
+        self.assertLess(time.monotonic() - t0, 5, "a second SIGTERM did not end a 30 s drain")
+
+    def test_sigint_does_not_drain(self):
+        db, s = self.start(SHUTDOWN_DRAIN=30)
+        t0 = time.monotonic()
+        rc = s.stop(signal.SIGINT, timeout=5)
+        self.assertEqual(rc, 0, s.output_tail())
+        self.assertLess(time.monotonic() - t0, 3, "SIGINT (a terminal's Ctrl-C) waited for the drain")
+
     def test_sigint_exit_0(self):
         db, s = self.start()
         self.assertStatus(s.post("/flags", {"name": "sigint"}), 201)
