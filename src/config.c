@@ -360,7 +360,8 @@ static int load_access(struct config *cfg, char *err, size_t errlen)
 
     if (load_bool("AUTH_REQUIRED", false, &cfg->auth_required, err, errlen) != 0 ||
         load_bool("PUBLIC_EVALUATION", false, &cfg->public_evaluation, err, errlen) != 0 ||
-        load_bool("METRICS_PUBLIC", false, &cfg->metrics_public, err, errlen) != 0)
+        load_bool("METRICS_PUBLIC", false, &cfg->metrics_public, err, errlen) != 0 ||
+        load_bool("METRICS_ENABLED", true, &cfg->metrics_enabled, err, errlen) != 0)
         return -1;
     if (token != NULL && *token != '\0') {
         /* The value is a secret: the message never quotes it. */
@@ -469,6 +470,9 @@ void config_print_help(FILE *out)
           "  PUBLIC_EVALUATION    true: reading flags and evaluating need no key\n"
           "                                                   default false\n"
           "  METRICS_PUBLIC       true: GET /metrics needs no key       default false\n"
+          "  METRICS_ENABLED      false: count nothing; /metrics answers 404 and no\n"
+          "                       evaluation counts are kept (usage, stale flags)\n"
+          "                                                   default true\n"
           "  CORS_ORIGINS         browser origins allowed to call the API, comma-\n"
           "                       separated (e.g. https://app.example.com), or *\n"
           "                                                   default unset (none)\n",

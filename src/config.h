@@ -64,6 +64,7 @@ struct config {
     bool auth_required;        /* AUTH_REQUIRED: refuse to start without a key */
     bool public_evaluation;    /* PUBLIC_EVALUATION: reads and evaluations need no key */
     bool metrics_public;       /* METRICS_PUBLIC: /metrics needs no key */
+    bool metrics_enabled;      /* METRICS_ENABLED: count requests and evaluations */
     int json_max_depth;        /* JSON_MAX_DEPTH */
     int json_max_elements;     /* JSON_MAX_ELEMENTS */
     int auth_failure_limit;    /* AUTH_FAILURE_LIMIT */

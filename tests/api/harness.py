@@ -55,7 +55,7 @@ def binary():
 # Variables the service reads; stripped from the inherited environment so the
 # developer's shell never leaks into a test. PG* (libpq) are stripped too.
 CONFIG_VARS = ("PORT", "BIND", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "SHUTDOWN_DRAIN",
-               "USAGE_FLUSH_INTERVAL", "METRICS_PUBLIC",
+               "USAGE_FLUSH_INTERVAL", "METRICS_PUBLIC", "METRICS_ENABLED",
                "THREADS", "DB_POOL_SIZE", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT",
                "RESYNC_INTERVAL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
 
