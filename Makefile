@@ -70,7 +70,7 @@ UNIT_NAMES += $(1)
 endef
 STORE_CORE := store/store store/migrations
 EVAL       := eval/value eval/logic eval/flagd
-FLAG       := flag flagset text $(EVAL)
+FLAG       := flag flagset text usage perthread $(EVAL)
 $(eval $(call unit_test,test_config,config))
 $(eval $(call unit_test,test_text,text))
 $(eval $(call unit_test,test_flag,$(FLAG) flagdoc))
@@ -80,8 +80,8 @@ $(eval $(call unit_test,test_loop,http/loop))
 $(eval $(call unit_test,test_logic,$(EVAL)))
 $(eval $(call unit_test,test_snapshot,$(FLAG) auth))
 $(eval $(call unit_test,test_auth,auth guard text))
-$(eval $(call unit_test,test_catalog,catalog snapshot $(FLAG) auth guard app log $(STORE_CORE),tests/unit/fake_store.c))
-$(eval $(call unit_test,test_sync,sync catalog snapshot $(FLAG) auth guard app log $(STORE_CORE),tests/unit/fake_store.c))
+$(eval $(call unit_test,test_catalog,catalog snapshot $(FLAG) auth guard app log metrics buf $(STORE_CORE),tests/unit/fake_store.c))
+$(eval $(call unit_test,test_sync,sync catalog snapshot $(FLAG) auth guard app log metrics buf $(STORE_CORE),tests/unit/fake_store.c))
 UNIT_BIN   := $(UNIT_NAMES:%=$(BUILD)/unit/%)
 
 unit: $(UNIT_BIN)
@@ -94,7 +94,7 @@ FUZZ_CFLAGS := -std=c17 -O1 -g -D_GNU_SOURCE -pthread -Isrc -Itests/unit $(PKG_C
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BIN   := build/fuzz/fuzz_config build/fuzz/fuzz_request build/fuzz/fuzz_path build/fuzz/fuzz_http \
               build/fuzz/fuzz_logic build/fuzz/fuzz_auth
-FUZZ_HTTP_SRC := $(filter-out src/main.c src/keycmd.c src/sync.c src/store/open.c src/store/sqlite.c src/store/postgres.c,$(SRC)) \
+FUZZ_HTTP_SRC := $(filter-out src/main.c src/keycmd.c src/store/open.c src/store/sqlite.c src/store/postgres.c,$(SRC)) \
                tests/unit/fake_store.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c
 build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/flagdoc.c src/flag.c src/flagset.c src/text.c \
@@ -180,6 +180,7 @@ build/bench/eval_bench: bench/eval_bench.c src/flag.c src/flagset.c src/text.c s
 	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 build/bench/snapshot_bench: bench/snapshot_bench.c src/snapshot.c src/auth.c src/flag.c src/flagset.c src/text.c \
+                            src/usage.c src/perthread.c \
                             src/eval/value.c src/eval/logic.c src/eval/flagd.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O2 -g $(WARNINGS) -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

@@ -22,7 +22,10 @@
  *   3. leaf locks, each held for a few instructions and never while taking
  *      another: the store worker queue (workers.c), an event loop's inbox
  *      (http/), the log buffer (log.c; its writer writes stdout without
- *      holding it), the guard tables (guard.c).
+ *      holding it), the guard tables (guard.c), the per-thread block lists
+ *      (perthread.c), a thread's usage table (usage.c; also taken under
+ *      the block list's lock and under usage's readers lock, which is held
+ *      only by the usage flusher and /metrics, and never across I/O).
  *
  * Nothing an event-loop thread can wait on is held across I/O: event loops
  * take only leaf locks and the snapshot's hazard slots (no lock at all).
@@ -36,6 +39,7 @@
 
 #include "config.h"
 #include "guard.h"
+#include "metrics.h"
 #include "snapshot.h"
 #include "store/store.h"
 #include "workers.h"
@@ -45,6 +49,8 @@
 #define APP_NAME_LOCKS 64
 
 struct sync;
+struct insights;
+struct http_server;
 
 struct app {
     const struct config *cfg;
@@ -52,6 +58,12 @@ struct app {
     struct workers *workers;
     struct snapshot_cell *snapshots;
     struct sync *sync;
+    struct insights *insights;
+    struct http_server *http;  /* set once serving: /metrics reads its connection count */
+    /* METRICS_ENABLED: requests and evaluations are counted. */
+    bool counting;
+    struct metrics metrics;
+    struct usage usage;        /* evaluation counts per flag (usage.h) */
     pthread_mutex_t name_locks[APP_NAME_LOCKS];
     pthread_mutex_t flagset_lock;
     pthread_mutex_t keys_lock;

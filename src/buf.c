@@ -4,6 +4,8 @@
 #include "buf.h"
 
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,33 @@ void buf_add(struct buf *b, const char *s, size_t len)
 void buf_str(struct buf *b, const char *s)
 {
     buf_add(b, s, strlen(s));
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+    } else if ((size_t)n < sizeof small) {
+        buf_add(b, small, (size_t)n);
+    } else {
+        char *big = malloc((size_t)n + 1);
+        if (big == NULL) {
+            b->failed = true;
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        buf_add(b, big, (size_t)n);
+        free(big);
+    }
 }
 
 void buf_json_string(struct buf *b, const char *s, size_t len)

@@ -22,6 +22,8 @@ struct buf {
 void buf_add(struct buf *b, const char *s, size_t len);
 /* A NUL-terminated string as it is. */
 void buf_str(struct buf *b, const char *s);
+/* printf into the buffer. */
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s[0..len) as a JSON string (quoted and escaped; bytes that are not UTF-8
  * shown as U+FFFD). */
 void buf_json_string(struct buf *b, const char *s, size_t len);

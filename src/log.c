@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,16 +62,30 @@ void log_format_time(char *buf, size_t buflen)
              tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
 }
 
+/* Lines that could not be written (stdout closed or failing): /metrics
+ * shows the count. */
+static atomic_ullong lines_lost;
+
+unsigned long long log_lines_lost(void)
+{
+    return atomic_load_explicit(&lines_lost, memory_order_relaxed);
+}
+
 /* Writes all of buf to stdout, retrying short writes. Logging must never
- * fail the caller, so errors are dropped. */
+ * fail the caller, so errors are dropped, and counted. */
 static void write_all(const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(STDOUT_FILENO, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n <= 0) {
+            unsigned long long lost = 0;
+            for (size_t i = 0; i < len; i++)
+                lost += buf[i] == '\n';
+            atomic_fetch_add_explicit(&lines_lost, lost ? lost : 1, memory_order_relaxed);
             return;
+        }
         buf += n;
         len -= (size_t)n;
     }

@@ -53,5 +53,7 @@ void log_request(const char *method, const char *path, int status, double durati
 
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" for now into buf (at least 32 bytes). */
 void log_format_time(char *buf, size_t buflen);
+/* Lines lost because stdout failed (never because it was slow). */
+unsigned long long log_lines_lost(void);
 
 #endif

@@ -26,6 +26,7 @@
 #include "app.h"
 #include "config.h"
 #include "flagfile.h"
+#include "insights.h"
 #include "keycmd.h"
 #include "http/http.h"
 #include "log.h"
@@ -140,6 +141,7 @@ static struct http_settings http_settings_from(const struct config *cfg)
         .max_unsent_bytes = (long long)cfg->max_unsent_mb * 1024 * 1024,
         .tls_cert_file = cfg->tls_cert_file,
         .tls_key_file = cfg->tls_key_file,
+        .on_complete = cfg->metrics_enabled ? api_request_done : NULL,
     };
     return s;
 }
@@ -264,6 +266,12 @@ static int run_serve(const struct config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     app_init_locks(&app);
+    {
+        struct metrics_route labels[METRICS_MAX_ROUTES];
+        metrics_init(&app.metrics, labels, api_metrics_routes(labels, METRICS_MAX_ROUTES));
+    }
+    usage_init(&app.usage);
+    app.counting = cfg->metrics_enabled;
     if (cfg->admin_token != NULL) {
         app.has_admin_token = true;
         auth_hash(cfg->admin_token, strlen(cfg->admin_token), app.admin_token_hash);
@@ -290,9 +298,12 @@ static int run_serve(const struct config *cfg)
     app.sync = sync_start(&app, err, sizeof err);
     if (app.sync == NULL)
         goto out;
+    if (app.counting && (app.insights = insights_start(&app, err, sizeof err)) == NULL)
+        goto out;
     http = http_server_start(&http_settings, api_handle, api, err, sizeof err);
     if (http == NULL)
         goto out;
+    app.http = http;
 
     log_event(LOG_INFO, "listening",
               json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:i}", "address", cfg->bind, "port", cfg->port,
@@ -322,10 +333,14 @@ out:
     workers_stop(app.workers);
     http_server_stop(http);
     workers_destroy(app.workers);
+    /* Nothing evaluates any more: the last counts are written now. */
+    insights_stop(app.insights);
     sync_stop(app.sync);
     api_destroy(api);
     snapshot_cell_destroy(app.snapshots);
     store_close(app.store);
+    usage_destroy(&app.usage);
+    metrics_destroy(&app.metrics);
     app_destroy_locks(&app);
     if (rc == 0)
         log_msg(LOG_INFO, "stopped");

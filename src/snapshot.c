@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ==== names ============================================================== */
 
@@ -733,9 +734,9 @@ static struct snapshot_order_node *order_build(struct flag **flags, size_t n)
 
 /* ==== snapshots =========================================================== */
 
-/* Takes over index and order, and a reference to flagset and keyring. */
+/* Takes over index and order, and a reference to flagset, keyring and usage. */
 static struct snapshot *snapshot_make(struct snapshot_index_node *index, struct snapshot_order_node *order,
-                                      struct flagset *flagset, struct keyring *keyring)
+                                      struct flagset *flagset, struct keyring *keyring, struct usage_view *usage)
 {
     struct snapshot *snap = malloc(sizeof *snap);
 
@@ -751,6 +752,7 @@ static struct snapshot *snapshot_make(struct snapshot_index_node *index, struct 
     snap->order = order;
     snap->flagset = flagset_ref(flagset);
     snap->keyring = keyring_ref(keyring);
+    snap->usage = usage_view_ref(usage);
     return snap;
 }
 
@@ -761,6 +763,7 @@ void snapshot_release(struct snapshot *snap)
         order_unref(snap->order);
         flagset_unref(snap->flagset);
         keyring_unref(snap->keyring);
+        usage_view_unref(snap->usage);
         free(snap);
     }
 }
@@ -810,7 +813,7 @@ static struct snapshot *snapshot_with_put_bound(const struct snapshot *cur, stru
             return NULL;
         }
     }
-    return snapshot_make(index, root, cur->flagset, cur->keyring);
+    return snapshot_make(index, root, cur->flagset, cur->keyring, cur->usage);
 }
 
 /* A new snapshot: cur without name. NULL with *found false when cur has no
@@ -836,7 +839,7 @@ static struct snapshot *snapshot_with_remove(const struct snapshot *cur, const c
         order_unref(order);
         order = only;
     }
-    return snapshot_make(index, order, cur->flagset, cur->keyring);
+    return snapshot_make(index, order, cur->flagset, cur->keyring, cur->usage);
 }
 
 const struct flag *snapshot_find(const struct snapshot *snap, const char *name, size_t len)
@@ -1046,7 +1049,7 @@ struct snapshot *snapshot_builder_finish(struct snapshot_builder *b)
             goto out;
         }
     }
-    snap = snapshot_make(index, order, b->flagset, b->keyring);
+    snap = snapshot_make(index, order, b->flagset, b->keyring, NULL);
 out:
     free(sorted);
     free(scratch);
@@ -1072,6 +1075,7 @@ struct snapshot_cell {
     _Atomic(struct snapshot *) current;
     pthread_mutex_t lock;
     _Atomic uint64_t generation;
+    atomic_llong loaded_ms;    /* CLOCK_MONOTONIC of the last full load published */
     atomic_int slots_used;
     /* While a load is in progress: the names changed since it began. */
     bool loading;
@@ -1255,7 +1259,7 @@ static struct snapshot *snapshot_with_flagset(const struct snapshot *cur, struct
         atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
     if (cur->order != NULL)
         order_ref(cur->order);
-    next = snapshot_make(cur->index, cur->order, set, cur->keyring);
+    next = snapshot_make(cur->index, cur->order, set, cur->keyring, cur->usage);
     snapshot_cursor_after(cur, "", 0, &cursor);
     while (next != NULL && (f = snapshot_cursor_next(&cursor)) != NULL) {
         struct snapshot *rebound;
@@ -1296,11 +1300,34 @@ int snapshot_set_keyring(struct snapshot_cell *cell, struct keyring *ring)
             atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
         if (cur->order != NULL)
             order_ref(cur->order);
-        if ((next = snapshot_make(cur->index, cur->order, cur->flagset, ring)) != NULL)
+        if ((next = snapshot_make(cur->index, cur->order, cur->flagset, ring, cur->usage)) != NULL)
             publish_locked(cell, next);
     }
     pthread_mutex_unlock(&cell->lock);
     return cur == NULL || next != NULL ? 0 : -1;
+}
+
+int snapshot_set_usage(struct snapshot_cell *cell, struct usage_view *usage)
+{
+    struct snapshot *cur, *next = NULL;
+
+    pthread_mutex_lock(&cell->lock);
+    cur = atomic_load(&cell->current);
+    if (cur != NULL) {
+        if (cur->index != NULL)
+            atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
+        if (cur->order != NULL)
+            order_ref(cur->order);
+        if ((next = snapshot_make(cur->index, cur->order, cur->flagset, cur->keyring, usage)) != NULL)
+            publish_locked(cell, next);
+    }
+    pthread_mutex_unlock(&cell->lock);
+    return cur == NULL || next != NULL ? 0 : -1;
+}
+
+long long snapshot_cell_loaded_ms(struct snapshot_cell *cell)
+{
+    return atomic_load(&cell->loaded_ms);
 }
 
 void snapshot_load_begin(struct snapshot_cell *cell)
@@ -1329,6 +1356,9 @@ int snapshot_load_publish(struct snapshot_cell *cell, struct snapshot *loaded)
     if (cell->tracked_lost ||
         (cur == NULL && (cell->tracked_count > 0 || cell->flagset_changed || cell->keyring_changed)))
         rc = 1;
+    /* The usage view is never loaded with the flags: keep the current one. */
+    if (rc == 0 && cur != NULL && loaded->usage == NULL)
+        loaded->usage = usage_view_ref(cur->usage);
     /* Keys replaced during the load: the current ones are at least as new.
      * (loaded is not published yet: it is still ours to change.) */
     if (rc == 0 && cell->keyring_changed && cur->keyring != loaded->keyring) {
@@ -1362,9 +1392,12 @@ int snapshot_load_publish(struct snapshot_cell *cell, struct snapshot *loaded)
             rc = -1;   /* out of memory */
         }
     }
-    if (rc == 0)
+    if (rc == 0) {
+        struct timespec ts;
         publish_locked(cell, loaded);
-    else if (loaded != NULL)
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        atomic_store(&cell->loaded_ms, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    } else if (loaded != NULL)
         snapshot_release(loaded);
     cell->loading = false;
     forget_tracked_locked(cell);

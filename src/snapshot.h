@@ -55,6 +55,7 @@
 #include "auth.h"
 #include "flag.h"
 #include "flagset.h"
+#include "usage.h"
 
 #define SNAPSHOT_MAX_READER_THREADS 1024
 /* Flags per leaf of the order (and so per part of the list body), and
@@ -76,6 +77,7 @@ struct snapshot {
     struct snapshot_order_node *order;   /* NULL when empty */
     struct flagset *flagset;   /* evaluators and flag-set metadata; never NULL */
     struct keyring *keyring;   /* the API keys (auth.h); never NULL */
+    struct usage_view *usage;  /* when each flag was last evaluated (usage.h), or NULL */
 };
 
 struct snapshot_cell;
@@ -111,6 +113,13 @@ int snapshot_set_flagset(struct snapshot_cell *cell, struct flagset *set);
  * reference). Before the first load this only notes that the keys
  * changed. 0, or -1 when out of memory. */
 int snapshot_set_keyring(struct snapshot_cell *cell, struct keyring *ring);
+
+/* Publishes a snapshot with another usage view (a reference is taken;
+ * NULL: none). Loads keep the current view. 0, or -1 when out of memory. */
+int snapshot_set_usage(struct snapshot_cell *cell, struct usage_view *usage);
+/* CLOCK_MONOTONIC milliseconds of the last full load published (0: none):
+ * when the catalogue was last confirmed against the store. */
+long long snapshot_cell_loaded_ms(struct snapshot_cell *cell);
 
 /* ---- full loads (initial load, resync) ---------------------------------- */
 

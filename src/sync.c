@@ -31,6 +31,11 @@ struct sync {
     atomic_bool reload_requested;
     bool loaded;               /* the first snapshot is published */
     bool failing;              /* last attempt failed (log transitions only) */
+    /* For /metrics (sync_stats). */
+    atomic_bool listening;
+    atomic_llong last_message_ms;  /* CLOCK_MONOTONIC of the last change received */
+    atomic_ulong feed_reconnects;  /* times listening began again after it was lost */
+    atomic_ulong load_failures;
     char detail[512];          /* why the last reload failed */
 };
 
@@ -41,6 +46,7 @@ struct batch {
     bool overflow;
     bool flagset;              /* the evaluators or flag-set metadata changed */
     bool keys;                 /* a key was created or revoked */
+    bool received;             /* any change at all (even our own, skipped) */
 };
 
 static long long now_ms(void)
@@ -121,6 +127,7 @@ static int reload_checked(struct sync *s)
         detail = s->detail;
     }
     if (problem != NULL) {
+        atomic_fetch_add(&s->load_failures, 1);
         if (!s->failing)
             log_event(LOG_WARN, problem,
                       json_pack("{s:s, s:i, s:i}", "detail", detail,
@@ -149,6 +156,7 @@ static void collect(void *ctx, enum store_change kind, const char *name)
 {
     struct batch *b = ctx;
 
+    b->received = true;
     if (kind == STORE_CHANGE_FLAGSET) {
         b->flagset = true;
         return;
@@ -177,6 +185,8 @@ static int drain_and_apply(struct sync *s)
 
         if (store_drain_changes(s->conn, collect, &b) != STORE_OK)
             rc = -1;
+        if (b.received)
+            atomic_store(&s->last_message_ms, now_ms());
         if (rc == 0 && b.overflow)
             rc = reload(s) == 0 ? 0 : -1;
         else if (rc == 0 && b.flagset)
@@ -204,7 +214,7 @@ static void *sync_main(void *arg)
 {
     struct sync *s = arg;
     struct store *store = s->app->store;
-    bool feed = store_has_change_feed(store), listening = false, need_reload = true;
+    bool feed = store_has_change_feed(store), listening = false, listened_before = false, need_reload = true;
     long long interval_ms = (long long)s->app->cfg->resync_interval_s * 1000, next_resync = 0;
 
     while (!atomic_load(&s->stopping)) {
@@ -212,7 +222,11 @@ static void *sync_main(void *arg)
         long long timeout;
 
         if (feed && !listening && store_listen(s->conn) == STORE_OK) {
-            listening = true;
+            if (listened_before)
+                atomic_fetch_add(&s->feed_reconnects, 1);
+            listening = listened_before = true;
+            atomic_store(&s->listening, true);
+            atomic_store(&s->last_message_ms, now_ms());   /* counted from when listening began */
             need_reload = true;   /* what changed while not listening is not replayed */
             log_event(LOG_INFO, "listening for changes from other instances", NULL);
         }
@@ -226,6 +240,7 @@ static void *sync_main(void *arg)
         }
         if (listening && (store_listen_fd(s->conn) < 0 || drain_and_apply(s) != 0)) {
             listening = false;
+            atomic_store(&s->listening, false);
             log_event(LOG_WARN, "change feed lost; reconnecting every second",
                       json_pack("{s:s}", "detail", store_conn_error(s->conn)));
         }
@@ -268,6 +283,15 @@ struct sync *sync_start(struct app *app, char *err, size_t errlen)
         return NULL;
     }
     return s;
+}
+
+void sync_stats(struct sync *s, struct sync_stats *out)
+{
+    out->has_feed = store_has_change_feed(s->app->store);
+    out->listening = atomic_load(&s->listening);
+    out->last_message_ms = atomic_load(&s->last_message_ms);
+    out->feed_reconnects = atomic_load(&s->feed_reconnects);
+    out->load_failures = atomic_load(&s->load_failures);
 }
 
 void sync_request_reload(struct sync *s)

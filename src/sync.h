@@ -31,4 +31,15 @@ struct sync *sync_start(struct app *app, char *err, size_t errlen);
 void sync_request_reload(struct sync *sync);
 void sync_stop(struct sync *sync);
 
+/* For /metrics. */
+struct sync_stats {
+    bool has_feed;             /* the store has a change feed (PostgreSQL) */
+    bool listening;            /* and this instance is listening to it now */
+    long long last_message_ms; /* CLOCK_MONOTONIC of the last change received, or of
+                                * when listening began (0: never listened) */
+    unsigned long feed_reconnects;
+    unsigned long load_failures;   /* full loads that failed */
+};
+void sync_stats(struct sync *sync, struct sync_stats *out);
+
 #endif

@@ -4,8 +4,10 @@
 #include "text.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Length of the well-formed sequence at s (at most `avail` bytes), or 0. */
 static size_t sequence_length(const unsigned char *s, size_t avail)
@@ -173,4 +175,26 @@ void text_json_shape(const char *s, size_t len, int *depth, size_t *elements)
     }
     *depth = deepest;
     *elements = count;
+}
+
+void text_format_time(int64_t unix_s, char *buf, size_t buflen)
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, buflen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int64_t text_parse_time(const char *text)
+{
+    struct tm tm = {0};
+    int consumed = 0;
+
+    if (text == NULL || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                               &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed != 19)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm);
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Whether s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF). NUL bytes count as valid. */
@@ -36,5 +37,12 @@ void text_json_shape(const char *s, size_t len, int *depth, size_t *elements);
 /* {"key": value} as a malloc'd JSON text (*len its length), with bytes of
  * value that are not UTF-8 replaced; NULL when out of memory. */
 char *text_json_object(const char *key, const char *value, size_t *len);
+
+/* Unix seconds as RFC 3339 UTC ("2026-12-03T23:26:14Z") into buf (at
+ * least 21 bytes). */
+void text_format_time(int64_t unix_s, char *buf, size_t buflen);
+/* RFC 3339 UTC as the store writes it ("2026-12-03T23:26:14.123Z", the
+ * fraction optional) to Unix seconds; -1 when it is not that. */
+int64_t text_parse_time(const char *text);
 
 #endif

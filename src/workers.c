@@ -20,6 +20,7 @@ struct workers {
     pthread_cond_t wake;
     struct worker_job *head, *tail;
     size_t queued;
+    int busy;                  /* threads running a job */
     bool stopping;
     int count;
     struct worker *threads;
@@ -38,9 +39,26 @@ static struct worker_job *take(struct workers *w)
         if (w->head == NULL)
             w->tail = NULL;
         w->queued--;
+        w->busy++;
     }
     pthread_mutex_unlock(&w->lock);
     return job;
+}
+
+static void done(struct workers *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->busy--;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void workers_stats(struct workers *w, int *busy, int *threads, size_t *queued)
+{
+    pthread_mutex_lock(&w->lock);
+    *busy = w->busy;
+    *threads = w->count;
+    *queued = w->queued;
+    pthread_mutex_unlock(&w->lock);
 }
 
 static void *worker_main(void *arg)
@@ -48,8 +66,10 @@ static void *worker_main(void *arg)
     struct worker *self = arg;
     struct worker_job *job;
 
-    while ((job = take(self->pool)) != NULL)
+    while ((job = take(self->pool)) != NULL) {
         job->run(job, self->conn);
+        done(self->pool);
+    }
     return NULL;
 }
 

@@ -39,6 +39,8 @@ int workers_submit(struct workers *w, struct worker_job *job);
  * closes their connections. Later submits are refused (and cancelled), so
  * the HTTP side may keep running until it is stopped. */
 void workers_stop(struct workers *w);
+/* For /metrics: threads running a job, threads, jobs waiting. */
+void workers_stats(struct workers *w, int *busy, int *threads, size_t *queued);
 /* Frees the pool; call after workers_stop() once nothing can submit. */
 void workers_destroy(struct workers *w);
 

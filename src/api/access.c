@@ -41,13 +41,6 @@ static void respond_json(struct http_request *req, int status, json_t *json)
     http_respond_owned(req, status, body, len);
 }
 
-static void reply_json(struct api_reply *reply, int status, json_t *json)
-{
-    reply->body = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    reply->status = status;
-    reply->len = reply->body ? strlen(reply->body) : 0;
-}
 
 /* Oldest first, as they were made. */
 static int by_creation(const void *a, const void *b)
@@ -108,7 +101,7 @@ static void key_job_run(struct api_job *base, struct store_conn *conn, struct ap
             log_event(LOG_INFO, "API key revoked",
                       json_pack("{s:s, s:s, s:s}", "key_id", now.id, "by", base->who.id, "request_id",
                                 base->req->request_id));
-            reply_json(reply, 200, key_json(&now));
+            api_reply_json(reply, 200, key_json(&now));
         } else if (st == STORE_NOT_FOUND) {
             api_reply_error(reply, 404, "API key not found");
         } else {
@@ -130,7 +123,7 @@ static void key_job_run(struct api_job *base, struct store_conn *conn, struct ap
     log_event(LOG_INFO, "API key created",
               json_pack("{s:s, s:s, s:s, s:s}", "key_id", job->key.id, "role", auth_role_name(job->key.role),
                         "by", base->who.id, "request_id", base->req->request_id));
-    reply_json(reply, 201, json);
+    api_reply_json(reply, 201, json);
 }
 
 static void key_job_cleanup(struct api_job *base)
@@ -257,7 +250,7 @@ static void audit_job_run(struct api_job *base, struct store_conn *conn, struct 
     }
     /* A full page may have more behind it: next_before continues. */
     last = json_array_get(entries, json_array_size(entries) - 1);
-    reply_json(reply, 200,
+    api_reply_json(reply, 200,
                json_pack("{s:o, s:o}", "entries", entries, "next_before",
                          json_array_size(entries) == (size_t)job->query.limit && last != NULL
                              ? json_incref(json_object_get(last, "id"))

@@ -38,6 +38,9 @@ static const struct api_route routes[] = {
     {{METHOD_POST, "/api/v1/keys"}, api_key_create, ROLE_ADMIN, API_JSON_BODY},
     {{METHOD_DELETE, "/api/v1/keys/{id}"}, api_key_revoke, ROLE_ADMIN, 0},
     {{METHOD_GET, "/api/v1/audit"}, api_audit_list, ROLE_ADMIN, 0},
+    {{METHOD_GET, "/metrics"}, api_metrics, ROLE_CLIENT, API_METRICS},
+    {{METHOD_GET, "/flags/{name}/usage"}, api_flag_usage, ROLE_EDITOR, 0},
+    {{METHOD_GET, "/insights/stale"}, api_stale_flags, ROLE_EDITOR, 0},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -70,13 +73,37 @@ void api_destroy(struct api *api)
     free(api);
 }
 
+static const struct {
+    unsigned bit;
+    const char *name;
+} methods[] = {{METHOD_GET, "GET"}, {METHOD_POST, "POST"}, {METHOD_PUT, "PUT"}, {METHOD_DELETE, "DELETE"}};
+
+size_t api_metrics_routes(struct metrics_route *out, size_t max)
+{
+    size_t n = ROUTE_COUNT < max ? ROUTE_COUNT : max;
+
+    for (size_t i = 0; i < n; i++) {
+        out[i].pattern = routes[i].spec.pattern;
+        out[i].method = "";
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+            if (routes[i].spec.methods & methods[m].bit) {
+                out[i].method = methods[m].name;
+                break;
+            }
+    }
+    return n;
+}
+
+void api_request_done(void *ctx, const struct http_request *req, int status, long long duration_ns)
+{
+    struct api *api = ctx;
+
+    if (api->app->counting)
+        metrics_request(&api->app->metrics, req->tag, status, duration_ns);
+}
+
 void api_print_routes(FILE *out)
 {
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } methods[] = {{METHOD_GET, "GET"}, {METHOD_POST, "POST"}, {METHOD_PUT, "PUT"}, {METHOD_DELETE, "DELETE"}};
-
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         json_t *list = json_array();
         for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
@@ -184,7 +211,7 @@ static bool authorize(struct api_call *call)
     int bearer, header, wait_s;
     enum auth_outcome outcome;
 
-    if (needed == ROLE_PUBLIC) {
+    if (needed == ROLE_PUBLIC || ((call->route->flags & API_METRICS) && app->cfg->metrics_public)) {
         set_identity(&call->who, "anonymous", "anonymous", ROLE_PUBLIC);
         return true;
     }
@@ -351,6 +378,7 @@ void api_handle(void *ctx, struct http_request *req)
     struct api_call call;
 
     router_match(api->specs, ROUTE_COUNT, req->method, req->path, req->path_len, scratch, sizeof scratch, &match);
+    req->tag = match.index;
     /* Answers change with every write: reads revalidate (their ETags make
      * that cheap), nothing else is kept. */
     http_add_header(req, "Cache-Control",
@@ -468,6 +496,14 @@ static void reply_with(struct api_reply *reply, int status, const char *key, con
     reply->body = text_json_object(key, message, &reply->len);
 }
 
+void api_reply_json(struct api_reply *reply, int status, json_t *json)
+{
+    reply->body = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    reply->status = status;
+    reply->len = reply->body ? strlen(reply->body) : 0;
+}
+
 void api_reply_error(struct api_reply *reply, int status, const char *message)
 {
     reply_with(reply, status, "error", message);
@@ -483,6 +519,7 @@ void api_reply_store_failure(struct api_job *job, struct store_conn *conn, enum 
 {
     json_t *fields = json_pack("{s:s, s:s}", "request_id", job->req->request_id, "detail", store_conn_error(conn));
 
+    metrics_db_error(&job->app->metrics, st == STORE_UNAVAILABLE ? METRICS_DB_UNAVAILABLE : METRICS_DB_ERROR);
     if (st == STORE_UNAVAILABLE) {
         log_event(LOG_WARN, "store unavailable", fields);
         /* Usually nothing was written; when the database stopped answering

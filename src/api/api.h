@@ -30,5 +30,10 @@ void api_destroy(struct api *api);
 void api_print_routes(FILE *out);
 /* The transport's handler (http_handler_fn); ctx is the struct api. */
 void api_handle(void *ctx, struct http_request *req);
+/* The transport's completion callback (http_complete_fn): counts the
+ * request under its route (METRICS_ENABLED). */
+void api_request_done(void *ctx, const struct http_request *req, int status, long long duration_ns);
+/* The route table's labels for metrics_init(): fills out[0..n), returns n. */
+size_t api_metrics_routes(struct metrics_route *out, size_t max);
 
 #endif

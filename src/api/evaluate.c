@@ -70,6 +70,13 @@ static int64_t now_seconds(void)
     return (int64_t)ts.tv_sec;
 }
 
+/* Usage insights and the evaluation metrics (METRICS_ENABLED). */
+static void count_evaluation(struct app *app, const struct flag *flag, const struct flag_result *result, int64_t now)
+{
+    if (app->counting)
+        usage_count(&app->usage, flag, result, now);
+}
+
 /* The metadata an evaluation reports: the flag set's, with the flag's own
  * over it (flagd's merge). Appended to b. */
 static void add_metadata(struct buf *b, const struct flag *flag, const struct flagset *set)
@@ -231,7 +238,9 @@ void api_ofrep_evaluate(struct api_call *call)
         snprintf(err, sizeof err, "flag '%.*s' was not found", (int)(key->len > 100 ? 100 : key->len), key->value);
         respond_ofrep_error(call->req, 404, key->value, key->len, "FLAG_NOT_FOUND", err);
     } else {
-        flag_evaluate(flag, context, now_seconds(), arena, &result);
+        int64_t now = now_seconds();
+        flag_evaluate(flag, context, now, arena, &result);
+        count_evaluation(call->app, flag, &result, now);
         status = add_ofrep_result(&b, flag, snap->flagset, &result);
         api_respond_buf(call->req, status, &b);
     }
@@ -251,6 +260,8 @@ void api_ofrep_evaluate_all(struct api_call *call)
     bool first = true;
     char err[256], *body;
     size_t len;
+    struct usage_table *counts;
+    int64_t now;
 
     if (ofrep_context(call->req, &root, &context, err, sizeof err) != NULL) {
         json_decref(root);
@@ -264,15 +275,22 @@ void api_ofrep_evaluate_all(struct api_call *call)
      * evaluation error is that flag's entry, not the request's failure. */
     buf_str(&b, "{\"flags\":[");
     snapshot_cursor_after(snap, "", 0, &cursor);
+    /* One lock of this thread's usage table for the whole walk. */
+    counts = call->app->counting ? usage_hold(&call->app->usage) : NULL;
+    now = now_seconds();
     while ((flag = snapshot_cursor_next(&cursor)) != NULL) {
         if (!flag->is_enabled)
             continue;
-        flag_evaluate(flag, context, now_seconds(), arena, &result);
+        flag_evaluate(flag, context, now, arena, &result);
+        if (counts != NULL)
+            usage_count_held(&call->app->usage, counts, flag, &result, now);
         if (!first)
             buf_str(&b, ",");
         first = false;
         add_ofrep_result(&b, flag, snap->flagset, &result);
     }
+    if (counts != NULL)
+        usage_release(counts);
     buf_str(&b, "],\"metadata\":");
     buf_add(&b, snap->flagset->metadata_json, snap->flagset->metadata_len);
     buf_str(&b, "}");
@@ -306,7 +324,9 @@ static void respond_native(struct api_call *call, struct snapshot *snap, const c
         http_respond_error(call->req, 500, "internal error: out of memory");
         return;
     }
-    flag_evaluate(flag, context, now_seconds(), arena, &result);
+    int64_t now = now_seconds();
+    flag_evaluate(flag, context, now, arena, &result);
+    count_evaluation(call->app, flag, &result, now);
     buf_str(&b, "{\"flag_name\":");
     buf_add(&b, flag->name_json, flag->name_json_len);
     buf_str(&b, ",\"user_id\":");

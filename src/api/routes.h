@@ -5,6 +5,8 @@
 #ifndef TM_API_ROUTES_H
 #define TM_API_ROUTES_H
 
+#include <jansson.h>
+
 #include "../app.h"
 #include "../auth.h"
 #include "../http/http.h"
@@ -23,6 +25,8 @@ struct api_identity {
  * otherwise), so that a web page cannot make a browser send one with a
  * "simple" cross-origin request. */
 #define API_JSON_BODY (1u << 0)
+/* GET /metrics: public when METRICS_PUBLIC is set. */
+#define API_METRICS (1u << 1)
 
 struct api_call;
 typedef void (*api_handler_fn)(struct api_call *call);
@@ -63,6 +67,9 @@ void api_key_create(struct api_call *call);
 void api_key_revoke(struct api_call *call);
 void api_audit_list(struct api_call *call);
 void api_flag_history(struct api_call *call);
+void api_metrics(struct api_call *call);
+void api_flag_usage(struct api_call *call);
+void api_stale_flags(struct api_call *call);
 
 /* Whether authentication is on: ADMIN_TOKEN is set or a key exists
  * (revoked ones count, so that revoking the last key never opens the
@@ -95,6 +102,8 @@ struct api_reply {
     size_t len;
 };
 void api_reply_error(struct api_reply *reply, int status, const char *message);
+/* status with json as its body (taken over; NULL or unprintable: 500). */
+void api_reply_json(struct api_reply *reply, int status, json_t *json);
 void api_reply_message(struct api_reply *reply, int status, const char *message);
 struct api_job;
 /* 503 for STORE_UNAVAILABLE, 500 for anything else, logged with the

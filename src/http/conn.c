@@ -105,6 +105,8 @@ static void finish_exchange(struct conn *c, struct exchange *ex, bool aborted)
     struct http_server *server = c->loop->server;
 
     log_exchange(ex, aborted);
+    if (server->settings.on_complete != NULL && ex->status > 0)
+        server->settings.on_complete(server->handler_ctx, &ex->req, ex->status, http_now_ns() - ex->started_ns);
     c->unsent -= ex->unsent;
     atomic_fetch_sub(&server->unsent, (long long)ex->unsent);
     atomic_fetch_sub(&server->in_flight, 1);

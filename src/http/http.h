@@ -43,6 +43,13 @@
 /* Headers per request (431 above). */
 #define HTTP_MAX_HEADERS 100
 
+struct http_request;
+/* Called on the loop's thread once an answered request is over (its
+ * response written, or the client gone): the status answered and the time
+ * from its first byte. Also for requests the transport refused itself
+ * (tag -1). Must not block. */
+typedef void (*http_complete_fn)(void *ctx, const struct http_request *req, int status, long long duration_ns);
+
 struct http_settings {
     const char *bind;          /* IPv4 or IPv6 literal */
     int port;
@@ -58,6 +65,7 @@ struct http_settings {
     long long max_unsent_bytes;
     const char *tls_cert_file; /* both NULL: plain HTTP */
     const char *tls_key_file;
+    http_complete_fn on_complete;   /* optional; gets the handler's ctx */
 };
 
 struct http_header {
@@ -80,6 +88,8 @@ struct http_request {
     unsigned header_count;
     const char *request_id;    /* X-Request-Id as sent when sane, else generated */
     const char *peer;          /* the client's address as text ("" if unknown) */
+    int tag;                   /* the handler's own mark (-1 until set), handed back
+                                * to the completion callback */
 };
 
 typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
@@ -98,6 +108,8 @@ bool http_server_wait_idle(struct http_server *server, int timeout_ms);
 /* Closes every connection and stops the threads. Requests still with the
  * handler are answered into the void when it gets to them. */
 void http_server_stop(struct http_server *server);
+/* Open client connections now. */
+long http_server_connections(const struct http_server *server);
 /* Re-reads the TLS certificate and key; connections keep the ones they
  * began with. 0, or -1 with a message (the old ones stay in use). */
 int http_server_reload_tls(struct http_server *server, char *err, size_t errlen);
@@ -121,6 +133,12 @@ int http_query_next(const struct http_request *req, size_t *pos, char *name, siz
                     char *value, size_t value_cap, size_t *value_len);
 
 /* ---- answering it: exactly one of these, once, from any thread ---------- */
+
+/* The response's Content-Type when it is not application/json (static
+ * text of at most HTTP_CONTENT_TYPE_MAX bytes, e.g. Prometheus's; longer
+ * ones are ignored). */
+#define HTTP_CONTENT_TYPE_MAX 64
+void http_set_content_type(struct http_request *req, const char *content_type);
 
 /* Adds a response header before answering; -1 when there is no room left
  * (HTTP_EXTRA_HEADER_BYTES) or the text holds CR or LF. */

@@ -33,7 +33,7 @@
 /* Response parts (head + body parts) kept inside an exchange. */
 #define EXCHANGE_INLINE_PARTS 4
 /* The response head: status line, our headers, the handler's extras. */
-#define RESPONSE_HEAD_MAX (HTTP_EXTRA_HEADER_BYTES + HTTP_REQUEST_ID_MAX + 384)
+#define RESPONSE_HEAD_MAX (HTTP_EXTRA_HEADER_BYTES + HTTP_REQUEST_ID_MAX + HTTP_CONTENT_TYPE_MAX + 384)
 /* Per connection: stop reading more requests while this much output waits
  * (pipelining clients that do not read), start again below half. */
 #define CONN_OUTPUT_HIGH (256 * 1024)
@@ -88,6 +88,7 @@ struct exchange {
 
     /* The response. */
     int status;
+    const char *content_type;       /* NULL: application/json */
     char extra[HTTP_EXTRA_HEADER_BYTES];
     size_t extra_len;
     char response_head[RESPONSE_HEAD_MAX];

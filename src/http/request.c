@@ -53,6 +53,8 @@ static int refuse_too_large(struct conn *c)
 void request_reset(struct exchange *ex)
 {
     memset(&ex->req, 0, sizeof ex->req);
+    ex->req.tag = -1;
+    ex->content_type = NULL;
     ex->conn = NULL;
     ex->next = NULL;
     ex->stage = STAGE_HEAD;

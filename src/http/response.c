@@ -82,7 +82,14 @@ void response_render_head(struct exchange *ex, bool close)
     p = APPEND_LITERAL(p, "\r\n");
     p = append(p, loop->date_header, strlen(loop->date_header));
     if (!bodiless) {
-        p = APPEND_LITERAL(p, "Content-Type: application/json\r\nContent-Length: ");
+        if (ex->content_type == NULL) {
+            p = APPEND_LITERAL(p, "Content-Type: application/json\r\n");
+        } else {
+            p = APPEND_LITERAL(p, "Content-Type: ");
+            p = append(p, ex->content_type, strlen(ex->content_type));
+            p = APPEND_LITERAL(p, "\r\n");
+        }
+        p = APPEND_LITERAL(p, "Content-Length: ");
         p = append_number(p, ex->body_bytes);
         p = APPEND_LITERAL(p, "\r\n");
     }
@@ -200,6 +207,12 @@ int http_add_header(struct http_request *req, const char *name, const char *valu
     memcpy(ex->extra + ex->extra_len, "\r\n", 2);
     ex->extra_len += 2;
     return 0;
+}
+
+void http_set_content_type(struct http_request *req, const char *content_type)
+{
+    if (strlen(content_type) <= HTTP_CONTENT_TYPE_MAX && strpbrk(content_type, "\r\n") == NULL)
+        ((struct exchange *)req)->content_type = content_type;
 }
 
 void http_respond_parts(struct http_request *req, int status, const struct iovec *parts, size_t count,

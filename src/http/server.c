@@ -145,6 +145,11 @@ static void post_fd(struct http_loop *loop, int fd)
         close(fd);   /* out of memory */
 }
 
+long http_server_connections(const struct http_server *server)
+{
+    return atomic_load(&server->connections);
+}
+
 /* An answer whose connection is gone: nothing to send. */
 static void drop_orphan(struct http_loop *loop, struct exchange *ex)
 {

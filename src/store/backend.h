@@ -45,6 +45,14 @@ struct store_backend {
     enum store_status (*audit_append)(struct store_conn *conn, const struct audit_entry *entry);
     enum store_status (*audit_list)(struct store_conn *conn, const struct audit_query *query,
                                     store_audit_fn fn, void *ctx);
+    /* rows: a JSON array of {flag, variant, reason, hour, n, first, last}
+     * objects, one per (flag, variant, reason); adds them in one
+     * transaction of its own. */
+    enum store_status (*usage_add)(struct store_conn *conn, const char *rows);
+    enum store_status (*usage_flags)(struct store_conn *conn, const char *flag, store_usage_fn fn, void *ctx);
+    enum store_status (*usage_totals)(struct store_conn *conn, int64_t since_s, const char *flag,
+                                      store_usage_fn fn, void *ctx);
+    enum store_status (*usage_prune)(struct store_conn *conn, int64_t before_s);
     enum store_status (*begin)(struct store_conn *conn);
     enum store_status (*commit)(struct store_conn *conn);
     void (*rollback)(struct store_conn *conn);

@@ -3,6 +3,22 @@
  */
 #include "migrations.h"
 
+/* Migration 4 is the same on both backends but for the integer type. */
+#define USAGE_TABLES(INT)                                                                     \
+    "CREATE TABLE IF NOT EXISTS flag_usage_hourly ("                                          \
+    " flag_name VARCHAR(100) NOT NULL,"                                                       \
+    " hour_start " INT " NOT NULL,"                                                           \
+    " variant TEXT NOT NULL,"                                                                 \
+    " reason VARCHAR(32) NOT NULL,"                                                           \
+    " evaluations " INT " NOT NULL,"                                                          \
+    " PRIMARY KEY (flag_name, hour_start, variant, reason));"                                 \
+    "CREATE INDEX IF NOT EXISTS flag_usage_hourly_hour ON flag_usage_hourly(hour_start);"     \
+    "CREATE TABLE IF NOT EXISTS flag_usage ("                                                 \
+    " flag_name VARCHAR(100) PRIMARY KEY,"                                                    \
+    " first_evaluated " INT " NOT NULL,"                                                      \
+    " last_evaluated " INT " NOT NULL,"                                                       \
+    " evaluations " INT " NOT NULL)"
+
 const struct migration postgres_migrations[] = {
     {1, "original flags table",
      /* Exactly what the Python monolith's `flask init-db` created. */
@@ -58,6 +74,13 @@ const struct migration postgres_migrations[] = {
      "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log;"
      "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log"
      " FOR EACH ROW EXECUTE FUNCTION togglemaster_audit_append_only()"},
+    {4, "flag usage",
+     /* Evaluation counts, written by each instance every USAGE_FLUSH_INTERVAL
+      * and added up: per hour (hour_start, Unix seconds) for the usage
+      * windows, and per flag for when it was first and last evaluated (Unix
+      * seconds). No foreign key to flags: the counts of a deleted flag stay
+      * with its name, and a flag write never waits on a usage row. */
+     USAGE_TABLES("BIGINT")},
 };
 const int postgres_migration_count = sizeof postgres_migrations / sizeof postgres_migrations[0];
 
@@ -111,5 +134,6 @@ const struct migration sqlite_migrations[] = {
      " BEGIN SELECT RAISE(ABORT, 'audit_log rows cannot be changed or deleted'); END;"
      "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
      " BEGIN SELECT RAISE(ABORT, 'audit_log rows cannot be changed or deleted'); END"},
+    {4, "flag usage", USAGE_TABLES("INTEGER")},
 };
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -83,7 +83,7 @@ enum pg_statement {
     STMT_CREATE, STMT_UPDATE, STMT_VERSION, STMT_DELETE, STMT_LOAD_ALL, STMT_GET,
     STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_GET_LOCKED,
     STMT_EVALUATOR_GET, STMT_KEY_CREATE, STMT_KEY_REVOKE, STMT_KEYS_LOAD, STMT_AUDIT_APPEND, STMT_AUDIT_OBJECT,
-    STMT_AUDIT_ALL, STMT_COUNT
+    STMT_AUDIT_ALL, STMT_USAGE_ADD, STMT_USAGE_FLAGS, STMT_USAGE_TOTALS, STMT_USAGE_PRUNE, STMT_COUNT
 };
 
 /* Not prepared: preparing would fail while the table does not exist yet. */
@@ -101,6 +101,9 @@ enum pg_statement {
 /* The columns of an audit row, in the order audit_list reads them. */
 #define AUDIT_COLUMNS "id, " RFC3339("at") ", actor_id, actor_name, action, object_type, object_name, before," \
                       " after, request_id"
+/* The usage rows of a flush (store.c makes the JSON). */
+#define USAGE_ROWS "json_to_recordset($1::json) AS r(flag text, variant text, reason text, hour bigint, n bigint," \
+                   " first bigint, last bigint)"
 
 static const struct {
     const char *name;
@@ -157,6 +160,29 @@ static const struct {
     [STMT_AUDIT_ALL] = {"tm_audit_all",
                         "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE ($1::text IS NULL OR object_type = $1)"
                         " AND id < $2::bigint ORDER BY id DESC LIMIT $3::int", 3},
+    /* Both tables in one statement. Rows are taken in key order, so two
+     * instances flushing at once lock shared rows in the same order and
+     * never deadlock. */
+    [STMT_USAGE_ADD] = {"tm_usage_add",
+                        "WITH hourly AS (INSERT INTO flag_usage_hourly(flag_name, hour_start, variant, reason,"
+                        " evaluations) SELECT flag, hour, variant, reason, n FROM " USAGE_ROWS
+                        " ORDER BY flag, hour, variant, reason"
+                        " ON CONFLICT (flag_name, hour_start, variant, reason) DO UPDATE"
+                        " SET evaluations = flag_usage_hourly.evaluations + EXCLUDED.evaluations RETURNING 1)"
+                        " INSERT INTO flag_usage(flag_name, first_evaluated, last_evaluated, evaluations)"
+                        " SELECT flag, MIN(first), MAX(last), SUM(n) FROM " USAGE_ROWS " GROUP BY flag ORDER BY flag"
+                        " ON CONFLICT (flag_name) DO UPDATE SET"
+                        " first_evaluated = LEAST(flag_usage.first_evaluated, EXCLUDED.first_evaluated),"
+                        " last_evaluated = GREATEST(flag_usage.last_evaluated, EXCLUDED.last_evaluated),"
+                        " evaluations = flag_usage.evaluations + EXCLUDED.evaluations", 1},
+    [STMT_USAGE_FLAGS] = {"tm_usage_flags",
+                          "SELECT flag_name, first_evaluated, last_evaluated, evaluations FROM flag_usage"
+                          " WHERE $1::text IS NULL OR flag_name = $1", 1},
+    [STMT_USAGE_TOTALS] = {"tm_usage_totals",
+                           "SELECT flag_name, variant, reason, SUM(evaluations)::bigint FROM flag_usage_hourly"
+                           " WHERE hour_start >= $1::bigint AND ($2::text IS NULL OR flag_name = $2)"
+                           " GROUP BY flag_name, variant, reason", 2},
+    [STMT_USAGE_PRUNE] = {"tm_usage_prune", "DELETE FROM flag_usage_hourly WHERE hour_start < $1::bigint", 1},
 };
 
 struct pg_conn {
@@ -929,6 +955,83 @@ static enum store_status pg_audit_list(struct store_conn *conn, const struct aud
     return st;
 }
 
+/* ---- usage ---------------------------------------------------------------- */
+
+static enum store_status pg_usage_add(struct store_conn *conn, const char *rows)
+{
+    struct pg_conn *c = (struct pg_conn *)conn;
+    const char *params[1] = {rows};
+    PGresult *res;
+    /* Not repeatable: a lost answer may hide a commit, and counting twice
+     * is worse than once less. */
+    enum store_status st = run(c, STMT_USAGE_ADD, params, false, &res);
+
+    if (st == STORE_OK)
+        PQclear(res);
+    return st;
+}
+
+/* Calls fn for each row of res, read as usage_row columns by `shape`. */
+static enum store_status usage_rows(struct store_conn *conn, PGresult *res, bool per_flag, store_usage_fn fn,
+                                    void *ctx)
+{
+    enum store_status st = STORE_OK;
+
+    for (int i = 0, n = PQntuples(res); i < n && st == STORE_OK; i++) {
+        struct usage_row row = {.flag = PQgetvalue(res, i, 0)};
+        if (per_flag) {
+            row.first_s = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+            row.last_s = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        } else {
+            row.variant = PQgetvalue(res, i, 1);
+            row.reason = PQgetvalue(res, i, 2);
+        }
+        row.evaluations = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        if (fn(ctx, &row) != 0) {
+            store_set_error(conn, "out of memory reading usage counts");
+            st = STORE_ERROR;
+        }
+    }
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_usage_flags(struct store_conn *conn, const char *flag, store_usage_fn fn, void *ctx)
+{
+    const char *params[1] = {flag};
+    PGresult *res;
+    enum store_status st = run((struct pg_conn *)conn, STMT_USAGE_FLAGS, params, true, &res);
+
+    return st == STORE_OK ? usage_rows(conn, res, true, fn, ctx) : st;
+}
+
+static enum store_status pg_usage_totals(struct store_conn *conn, int64_t since_s, const char *flag,
+                                         store_usage_fn fn, void *ctx)
+{
+    char since[24];
+    const char *params[2] = {since, flag};
+    PGresult *res;
+    enum store_status st;
+
+    snprintf(since, sizeof since, "%lld", (long long)since_s);
+    st = run((struct pg_conn *)conn, STMT_USAGE_TOTALS, params, true, &res);
+    return st == STORE_OK ? usage_rows(conn, res, false, fn, ctx) : st;
+}
+
+static enum store_status pg_usage_prune(struct store_conn *conn, int64_t before_s)
+{
+    char before[24];
+    const char *params[1] = {before};
+    PGresult *res;
+    enum store_status st;
+
+    snprintf(before, sizeof before, "%lld", (long long)before_s);
+    st = run((struct pg_conn *)conn, STMT_USAGE_PRUNE, params, true, &res);
+    if (st == STORE_OK)
+        PQclear(res);
+    return st;
+}
+
 /* ---- transactions ------------------------------------------------------- */
 
 static enum store_status pg_begin(struct store_conn *conn)
@@ -1042,6 +1145,10 @@ const struct store_backend store_postgres_backend = {
     .keys_load = pg_keys_load,
     .audit_append = pg_audit_append,
     .audit_list = pg_audit_list,
+    .usage_add = pg_usage_add,
+    .usage_flags = pg_usage_flags,
+    .usage_totals = pg_usage_totals,
+    .usage_prune = pg_usage_prune,
     .flagset_load = pg_flagset_load,
     .evaluator_put = pg_evaluator_put,
     .evaluator_delete = pg_evaluator_delete,

@@ -33,7 +33,8 @@ enum sqlite_statement {
     STMT_CREATE, STMT_UPDATE, STMT_VERSION, STMT_DELETE, STMT_LOAD_ALL, STMT_GET, STMT_SCHEMA_VERSION,
     STMT_FLAGSET, STMT_EVALUATOR_PUT, STMT_EVALUATOR_DELETE, STMT_METADATA_PUT, STMT_EVALUATOR_GET,
     STMT_KEY_CREATE, STMT_KEY_REVOKE, STMT_KEY_GET, STMT_KEYS_LOAD, STMT_AUDIT_APPEND, STMT_AUDIT_OBJECT,
-    STMT_AUDIT_ALL, STMT_COUNT
+    STMT_AUDIT_ALL, STMT_USAGE_HOURLY, STMT_USAGE_PER_FLAG, STMT_USAGE_FLAGS, STMT_USAGE_TOTALS, STMT_USAGE_PRUNE,
+    STMT_COUNT
 };
 
 /* Timestamps: stored as "YYYY-MM-DD HH:MM:SS[.SSS]" in UTC (what
@@ -49,6 +50,11 @@ enum sqlite_statement {
 /* The columns of an audit row, in the order audit_from_row() reads them. */
 #define AUDIT_COLUMNS "id, " RFC3339("at") ", actor_id, actor_name, action, object_type, object_name, before," \
                       " after, request_id"
+/* The usage rows of a flush (store.c makes the JSON), as columns. */
+#define USAGE_ROWS "(SELECT json_extract(value, '$.flag') AS flag, json_extract(value, '$.variant') AS variant," \
+                   " json_extract(value, '$.reason') AS reason, json_extract(value, '$.hour') AS hour," \
+                   " json_extract(value, '$.n') AS n, json_extract(value, '$.first') AS first," \
+                   " json_extract(value, '$.last') AS last FROM json_each(?1))"
 
 static const char *const statement_sql[STMT_COUNT] = {
     [STMT_CREATE] = "INSERT INTO flags(name, is_enabled, document, created_at, updated_at)"
@@ -82,6 +88,22 @@ static const char *const statement_sql[STMT_COUNT] = {
                           " AND id < ?3 ORDER BY id DESC LIMIT ?4",
     [STMT_AUDIT_ALL] = "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE (?1 IS NULL OR object_type = ?1)"
                        " AND id < ?3 ORDER BY id DESC LIMIT ?4",
+    /* "WHERE true": SQLite's upsert after a SELECT needs a WHERE to parse. */
+    [STMT_USAGE_HOURLY] = "INSERT INTO flag_usage_hourly(flag_name, hour_start, variant, reason, evaluations)"
+                          " SELECT flag, hour, variant, reason, n FROM " USAGE_ROWS " WHERE true"
+                          " ON CONFLICT(flag_name, hour_start, variant, reason) DO UPDATE"
+                          " SET evaluations = flag_usage_hourly.evaluations + excluded.evaluations",
+    [STMT_USAGE_PER_FLAG] = "INSERT INTO flag_usage(flag_name, first_evaluated, last_evaluated, evaluations)"
+                            " SELECT flag, MIN(first), MAX(last), SUM(n) FROM " USAGE_ROWS " WHERE true GROUP BY flag"
+                            " ON CONFLICT(flag_name) DO UPDATE SET"
+                            " first_evaluated = MIN(flag_usage.first_evaluated, excluded.first_evaluated),"
+                            " last_evaluated = MAX(flag_usage.last_evaluated, excluded.last_evaluated),"
+                            " evaluations = flag_usage.evaluations + excluded.evaluations",
+    [STMT_USAGE_FLAGS] = "SELECT flag_name, first_evaluated, last_evaluated, evaluations FROM flag_usage"
+                         " WHERE ?1 IS NULL OR flag_name = ?1",
+    [STMT_USAGE_TOTALS] = "SELECT flag_name, variant, reason, SUM(evaluations) FROM flag_usage_hourly"
+                          " WHERE hour_start >= ?1 AND (?2 IS NULL OR flag_name = ?2) GROUP BY flag_name, variant, reason",
+    [STMT_USAGE_PRUNE] = "DELETE FROM flag_usage_hourly WHERE hour_start < ?1",
 };
 
 struct sqlite_conn {
@@ -714,6 +736,102 @@ static enum store_status sqlite_audit_list(struct store_conn *conn, const struct
     return st;
 }
 
+/* ---- usage ------------------------------------------------------------------- */
+
+static enum store_status sqlite_begin(struct store_conn *conn);
+static enum store_status sqlite_commit(struct store_conn *conn);
+static void sqlite_rollback(struct store_conn *conn);
+
+/* Runs a usage write with rows (or before_s) bound as ?1. */
+static enum store_status usage_write(struct sqlite_conn *c, enum sqlite_statement which, const char *rows,
+                                     int64_t before_s)
+{
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, which, &stmt);
+    int rc;
+
+    if (st != STORE_OK)
+        return st;
+    if (rows != NULL)
+        sqlite3_bind_text(stmt, 1, rows, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(stmt, 1, before_s);
+    rc = sqlite3_step(stmt);
+    st = rc == SQLITE_DONE ? STORE_OK : fail(c, rc, "usage");
+    sqlite3_reset(stmt);
+    return st;
+}
+
+static enum store_status sqlite_usage_add(struct store_conn *conn, const char *rows)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    enum store_status st = sqlite_begin(conn);
+
+    if (st == STORE_OK && (st = usage_write(c, STMT_USAGE_HOURLY, rows, 0)) == STORE_OK &&
+        (st = usage_write(c, STMT_USAGE_PER_FLAG, rows, 0)) == STORE_OK)
+        st = sqlite_commit(conn);
+    if (st != STORE_OK)
+        sqlite_rollback(conn);
+    return st;
+}
+
+static enum store_status usage_read(struct sqlite_conn *c, sqlite3_stmt *stmt, bool per_flag, store_usage_fn fn,
+                                    void *ctx)
+{
+    enum store_status st;
+    int rc;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct usage_row row = {.flag = column_text(stmt, 0), .evaluations = sqlite3_column_int64(stmt, 3)};
+        if (per_flag) {
+            row.first_s = sqlite3_column_int64(stmt, 1);
+            row.last_s = sqlite3_column_int64(stmt, 2);
+        } else {
+            row.variant = column_text(stmt, 1);
+            row.reason = column_text(stmt, 2);
+        }
+        if (row.flag == NULL || fn(ctx, &row) != 0) {
+            sqlite3_reset(stmt);
+            store_set_error(&c->base, "out of memory reading usage counts");
+            return STORE_ERROR;
+        }
+    }
+    st = rc == SQLITE_DONE ? STORE_OK : fail(c, rc, "usage");
+    sqlite3_reset(stmt);
+    return st;
+}
+
+static enum store_status sqlite_usage_flags(struct store_conn *conn, const char *flag, store_usage_fn fn, void *ctx)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_USAGE_FLAGS, &stmt);
+
+    if (st != STORE_OK)
+        return st;
+    bind_text_or_null(stmt, 1, flag);
+    return usage_read(c, stmt, true, fn, ctx);
+}
+
+static enum store_status sqlite_usage_totals(struct store_conn *conn, int64_t since_s, const char *flag,
+                                             store_usage_fn fn, void *ctx)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)conn;
+    sqlite3_stmt *stmt;
+    enum store_status st = statement(c, STMT_USAGE_TOTALS, &stmt);
+
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_int64(stmt, 1, since_s);
+    bind_text_or_null(stmt, 2, flag);
+    return usage_read(c, stmt, false, fn, ctx);
+}
+
+static enum store_status sqlite_usage_prune(struct store_conn *conn, int64_t before_s)
+{
+    return usage_write((struct sqlite_conn *)conn, STMT_USAGE_PRUNE, NULL, before_s);
+}
+
 /* ---- transactions ---------------------------------------------------------- */
 
 static enum store_status exec_plain(struct sqlite_conn *c, const char *sql, const char *what)
@@ -771,6 +889,10 @@ const struct store_backend store_sqlite_backend = {
     .keys_load = sqlite_keys_load,
     .audit_append = sqlite_audit_append,
     .audit_list = sqlite_audit_list,
+    .usage_add = sqlite_usage_add,
+    .usage_flags = sqlite_usage_flags,
+    .usage_totals = sqlite_usage_totals,
+    .usage_prune = sqlite_usage_prune,
     .flagset_load = sqlite_flagset_load,
     .evaluator_put = sqlite_evaluator_put,
     .evaluator_delete = sqlite_evaluator_delete,

@@ -463,6 +463,69 @@ enum store_status store_audit_list(struct store_conn *conn, const struct audit_q
     return b->audit_list(conn, query, fn, ctx);
 }
 
+/* ---- usage ------------------------------------------------------------------ */
+
+static bool has_usage(struct store_conn *conn)
+{
+    const struct store_backend *b = conn->store->backend;
+
+    if (b->usage_add != NULL)
+        return true;
+    store_set_error(conn, "%s keeps no usage counts", b->name);
+    return false;
+}
+
+enum store_status store_usage_add(struct store_conn *conn, const struct usage_row *rows, size_t count)
+{
+    json_t *list;
+    char *text;
+    enum store_status st;
+
+    if (!has_usage(conn))
+        return STORE_ERROR;
+    if (count == 0)
+        return STORE_OK;
+    /* One parameter for any number of rows: both backends read it with
+     * their JSON functions, so a flush is one statement per table. */
+    list = json_array();
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        const struct usage_row *r = &rows[i];
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "flag", r->flag,
+                                                  "variant", r->variant, "reason", r->reason, "hour",
+                                                  (json_int_t)r->hour_start, "n", (json_int_t)r->evaluations,
+                                                  "first", (json_int_t)r->first_s, "last",
+                                                  (json_int_t)r->last_s)) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    text = list != NULL ? json_dumps(list, JSON_COMPACT) : NULL;
+    json_decref(list);
+    if (text == NULL) {
+        store_set_error(conn, "out of memory writing usage counts");
+        return STORE_ERROR;
+    }
+    st = conn->store->backend->usage_add(conn, text);
+    free(text);
+    return st;
+}
+
+enum store_status store_usage_flags(struct store_conn *conn, const char *flag, store_usage_fn fn, void *ctx)
+{
+    return has_usage(conn) ? conn->store->backend->usage_flags(conn, flag, fn, ctx) : STORE_ERROR;
+}
+
+enum store_status store_usage_totals(struct store_conn *conn, int64_t since_s, const char *flag, store_usage_fn fn,
+                                     void *ctx)
+{
+    return has_usage(conn) ? conn->store->backend->usage_totals(conn, since_s, flag, fn, ctx) : STORE_ERROR;
+}
+
+enum store_status store_usage_prune(struct store_conn *conn, int64_t before_s)
+{
+    return has_usage(conn) ? conn->store->backend->usage_prune(conn, before_s) : STORE_ERROR;
+}
+
 enum store_status store_flag_load_all(struct store_conn *conn, store_flag_fn fn, void *ctx)
 {
     return conn->store->backend->flag_load_all(conn, fn, ctx);

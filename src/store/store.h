@@ -149,6 +149,32 @@ typedef int (*store_audit_fn)(void *ctx, const struct audit_entry *entry);
 enum store_status store_audit_list(struct store_conn *conn, const struct audit_query *query, store_audit_fn fn,
                                    void *ctx);
 
+/* Usage: evaluation counts, added up over instances (usage.h). Not
+ * audited and not published: they are not changes to the catalogue. */
+struct usage_row {
+    const char *flag;
+    const char *variant;       /* "" when the evaluation gave none */
+    const char *reason;        /* "TARGETING_MATCH", ... */
+    int64_t hour_start;        /* Unix seconds, a multiple of 3600 */
+    int64_t evaluations;
+    int64_t first_s, last_s;   /* Unix seconds */
+};
+/* Adds rows (at most one per flag, variant and reason) in one transaction
+ * of its own: to the hour hour_start, and to each flag's first and last
+ * time and total. */
+enum store_status store_usage_add(struct store_conn *conn, const struct usage_row *rows, size_t count);
+/* Called once per row; return non-zero to stop (STORE_ERROR). */
+typedef int (*store_usage_fn)(void *ctx, const struct usage_row *row);
+/* Per flag (flag NULL: every flag): first_s, last_s and evaluations (all
+ * time); variant and reason NULL. */
+enum store_status store_usage_flags(struct store_conn *conn, const char *flag, store_usage_fn fn, void *ctx);
+/* Sums per flag, variant and reason over the hours from since_s on (flag
+ * NULL: every flag); hour_start, first_s and last_s 0. */
+enum store_status store_usage_totals(struct store_conn *conn, int64_t since_s, const char *flag, store_usage_fn fn,
+                                     void *ctx);
+/* Deletes the hourly counts before before_s. */
+enum store_status store_usage_prune(struct store_conn *conn, int64_t before_s);
+
 /* Transactions: the writes above made between begin and commit commit
  * together (and publish their changes at commit), or not at all. Nothing
  * is retried inside one. */
