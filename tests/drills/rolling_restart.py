@@ -419,7 +419,8 @@ def flags_served(server):
 def roll(check, hap, servers, name, drain, db_url, timeline):
     """SIGTERM the instance `name`, see HAProxy take it out and the process
     exit 0, start its replacement on the same port and wait for HAProxy to
-    send it traffic again. Returns the new Server."""
+    send it traffic again. Returns the new Server and the 2xx answers
+    HAProxy has counted for it so far."""
     old = servers[name]
     t_term = time.monotonic()
     old.send_signal(signal.SIGTERM)
