@@ -19,10 +19,12 @@ BUILD_PACKAGES=(gcc make pkg-config node-llhttp libssl-dev libjansson-dev libsql
 # the API test runner (Debian's python3), the smoke script's tools, valgrind,
 # Graphviz (diagrams are checked against their sources), systemd-analyze
 # (the deploy drop-in is verified), the openssl command (a throwaway CA for
-# the TLS tests), Node.js/npm for the OpenAPI linter and the HCL parser, and
-# Prometheus (promtool checks /metrics; a real server scrapes it).
+# the TLS tests), HAProxy (the rolling-restart drill puts two instances
+# behind it, health-checking /ready), Node.js/npm for the OpenAPI linter and
+# the HCL parser, and Prometheus (promtool checks /metrics; a real server
+# scrapes it).
 TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util-linux procps
-               graphviz systemd openssl prometheus)
+               graphviz systemd openssl haproxy prometheus)
 # Benchmarks: load generator, the nginx ceiling, chart drawing.
 BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
 # Container image: a Debian base from debootstrap, built with buildah (no

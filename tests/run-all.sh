@@ -77,6 +77,9 @@ run_step api-asan-sqlite env "${san_env[@]}" TM_BINARY=build/asan/togglemaster T
   TM_TEST_SLOW=1 $PY tests/api/run.py
 run_step api-asan-postgres env "${san_env[@]}" TM_BINARY=build/asan/togglemaster TM_TEST_BACKEND=postgres \
   TM_TEST_SLOW=1 $PY tests/api/run.py
+# Two instances behind HAProxy restarted one at a time under load: no client
+# request may fail (SIGTERM's drain lets the load balancer move away first).
+run_step drill-rolling-restart env TM_BINARY=build/togglemaster $PY tests/drills/rolling_restart.py
 run_step node-openfeature bash tests/node/run.sh
 run_step sanitizer-reports sanitizer_reports
 run_step fuzz tests/fuzz/run.sh
