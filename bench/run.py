@@ -81,6 +81,7 @@ TARGETS = {
     "rss_mb": 16.0,          # with 10k flags
     "ready_ms": 200.0,       # with 10k flags
     "propagation_p99_ms": 100.0,
+    "metrics_ratio": 0.95,   # reads and evaluations with metrics on within 5% of off
 }
 
 
@@ -814,6 +815,22 @@ def main():
         w(a.port, "/", 50, "get_random.lua", names_file))))
     authed.stop()
 
+    # What counting costs: reads and evaluations with METRICS_ENABLED=false
+    # on an instance of their own, against instance a (metrics on: every
+    # request and evaluation counted, usage flushed every minute),
+    # alternately.
+    quiet = Service(args.binary, url, args.threads, "warn", "nometrics",
+                    extra_env={"METRICS_ENABLED": "false"}).start()
+    res["get_one_metrics"] = dict(zip(("on", "off"), alternate(
+        "GET /flags/<name> metrics on vs off", args.reps, args.warmup,
+        w(a.port, "/", 50, "get_random.lua", names_file),
+        w(quiet.port, "/", 50, "get_random.lua", names_file))))
+    res["ofrep_one_metrics"] = dict(zip(("on", "off"), alternate(
+        "POST " + ofrep_one + " metrics on vs off", args.reps, args.warmup,
+        w(a.port, ofrep_one, 50, "post_random.lua", contexts_file),
+        w(quiet.port, ofrep_one, 50, "post_random.lua", contexts_file))))
+    quiet.stop()
+
     # 3. PUT /flags/<name> vs pgbench's single-row UPDATE on the same server + db.
     def db_states():
         return dict((n, v == "t") for n, v in PG.rows(db, "SELECT name, is_enabled FROM flags"))
@@ -912,7 +929,9 @@ def main():
               (("get_one", "ours"), ("get_one", "nginx"), ("get_list", "ours"),
                ("get_list", "nginx"), ("get_one_https", "ours"), ("get_one_https", "nginx"),
                ("ofrep_one", "ours"), ("ofrep_one", "nginx"), ("ofrep_bulk", "ours"), ("ofrep_bulk", "nginx"),
-               ("put", "ours"), ("put", "pgbench"), ("get_one_auth", "on"), ("get_one_auth", "off"))}
+               ("put", "ours"), ("put", "pgbench"), ("get_one_auth", "on"), ("get_one_auth", "off"),
+               ("get_one_metrics", "on"), ("get_one_metrics", "off"), ("ofrep_one_metrics", "on"),
+               ("ofrep_one_metrics", "off"))}
     errors["get_one_log_info"] = res["get_one_log_info"]["errors_total"]
     errors["pgbench_with_notify"] = res["pgbench_with_notify"]["errors_total"]
     errors["propagation_missed"] = res["propagation"]["missed_over_5s"]
@@ -987,6 +1006,10 @@ def table(res, args):
              g1["nginx"]["rps"], "req/s")
     info_row("GET /flags/<name> with a key vs auth off req/s", res["get_one_auth"]["on"]["rps"],
              res["get_one_auth"]["off"]["rps"], "req/s")
+    ratio_row("GET /flags/<name> metrics on vs off (same run)", res["get_one_metrics"]["on"],
+              res["get_one_metrics"]["off"], t["metrics_ratio"])
+    ratio_row("OFREP evaluate metrics on vs off (same run)", res["ofrep_one_metrics"]["on"],
+              res["ofrep_one_metrics"]["off"], t["metrics_ratio"])
     info_row("PUT p50 ms / pgbench avg latency ms", p["ours"]["p50_ms"],
              p["pgbench"].get("latency_avg_ms"), "ms")
     info_row("PUT p99 ms", p["ours"]["p99_ms"], None, "ms")
