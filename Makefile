@@ -40,8 +40,9 @@ all: $(BUILD)/togglemaster
 $(BUILD)/togglemaster: $(OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# main.c prints the version: rebuild it when the git revision moves.
-$(BUILD)/obj/src/main.o: $(BUILD)/version.txt
+# main.c prints the version and api/ops.c reports it in /metrics: rebuild
+# them when the git revision moves.
+$(BUILD)/obj/src/main.o $(BUILD)/obj/src/api/ops.o: $(BUILD)/version.txt
 $(BUILD)/version.txt: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(TM_VERSION)' | cmp -s - $@ || echo '$(TM_VERSION)' > $@

@@ -166,12 +166,12 @@ static void *insights_main(void *arg)
         }
         stopping = in->stopping;
         pthread_mutex_unlock(&in->lock);
-        if (!viewed) {
-            if (snapshot_cell_generation(in->app->snapshots) == 0)
-                continue;
-            viewed = refresh_view(in) == STORE_OK;
-            if (!viewed && !stopping)
-                continue;
+        if (!viewed && !stopping) {
+            /* The first round only reads: what every instance wrote before
+             * this one started. Counts are written from the next one on. */
+            if (snapshot_cell_generation(in->app->snapshots) != 0)
+                viewed = refresh_view(in) == STORE_OK;
+            continue;
         }
         flush(in);
     }

@@ -1286,6 +1286,17 @@ int snapshot_set_flagset(struct snapshot_cell *cell, struct flagset *set)
     return cur == NULL || next != NULL ? 0 : -1;
 }
 
+/* A new snapshot: cur's flags and flag set, shared, with other keys and
+ * usage view. */
+static struct snapshot *snapshot_sharing(const struct snapshot *cur, struct keyring *ring, struct usage_view *usage)
+{
+    if (cur->index != NULL)
+        atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
+    if (cur->order != NULL)
+        order_ref(cur->order);
+    return snapshot_make(cur->index, cur->order, cur->flagset, ring, usage);
+}
+
 int snapshot_set_keyring(struct snapshot_cell *cell, struct keyring *ring)
 {
     struct snapshot *cur, *next = NULL;
@@ -1294,15 +1305,8 @@ int snapshot_set_keyring(struct snapshot_cell *cell, struct keyring *ring)
     if (cell->loading)
         cell->keyring_changed = true;
     cur = atomic_load(&cell->current);
-    if (cur != NULL) {
-        /* Everything else is shared with the current snapshot. */
-        if (cur->index != NULL)
-            atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
-        if (cur->order != NULL)
-            order_ref(cur->order);
-        if ((next = snapshot_make(cur->index, cur->order, cur->flagset, ring, cur->usage)) != NULL)
-            publish_locked(cell, next);
-    }
+    if (cur != NULL && (next = snapshot_sharing(cur, ring, cur->usage)) != NULL)
+        publish_locked(cell, next);
     pthread_mutex_unlock(&cell->lock);
     return cur == NULL || next != NULL ? 0 : -1;
 }
@@ -1313,14 +1317,8 @@ int snapshot_set_usage(struct snapshot_cell *cell, struct usage_view *usage)
 
     pthread_mutex_lock(&cell->lock);
     cur = atomic_load(&cell->current);
-    if (cur != NULL) {
-        if (cur->index != NULL)
-            atomic_fetch_add_explicit(&cur->index->refs, 1, memory_order_relaxed);
-        if (cur->order != NULL)
-            order_ref(cur->order);
-        if ((next = snapshot_make(cur->index, cur->order, cur->flagset, cur->keyring, usage)) != NULL)
-            publish_locked(cell, next);
-    }
+    if (cur != NULL && (next = snapshot_sharing(cur, cur->keyring, usage)) != NULL)
+        publish_locked(cell, next);
     pthread_mutex_unlock(&cell->lock);
     return cur == NULL || next != NULL ? 0 : -1;
 }
