@@ -284,7 +284,7 @@ static void usage_job_run(struct api_job *base, struct store_conn *conn, struct 
                     "last_evaluated_at",
                     json_incref(job->all_time ? json_object_get(job->all_time, "last_evaluated_at") : json_null()),
                     "evaluations_all_time",
-                    json_incref(job->all_time ? json_object_get(job->all_time, "evaluations") : json_integer(0)),
+                    job->all_time ? json_incref(json_object_get(job->all_time, "evaluations")) : json_integer(0),
                     "pending_on_this_instance", (json_int_t)job->pending);
     api_reply_json(reply, 200, out);
 }
