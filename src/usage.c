@@ -4,8 +4,11 @@
 #include "usage.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "text.h"
 
 /* ---- one thread's table ---------------------------------------------------- */
 
@@ -351,11 +354,25 @@ void usage_prune(struct usage *u, bool (*keep)(void *ctx, const char *flag), voi
 
 /* ---- the usage view ------------------------------------------------------------- */
 
+/* `,"last_evaluated_at":"YYYY-MM-DDTHH:MM:SSZ"}` and its NUL. */
+#define VIEW_TAIL_MAX 48
+
 struct view_slot {
     uint64_t hash;             /* 0: empty */
     int64_t last_s;
     char *name;
+    char tail[VIEW_TAIL_MAX];
 };
+
+static const char never_evaluated_tail[] = ",\"last_evaluated_at\":null}";
+
+static void render_tail(struct view_slot *s)
+{
+    char when[24];
+
+    text_format_time(s->last_s, when, sizeof when);
+    snprintf(s->tail, sizeof s->tail, ",\"last_evaluated_at\":\"%s\"}", when);
+}
 
 struct usage_view {
     atomic_long refs;
@@ -402,8 +419,10 @@ int usage_view_set(struct usage_view *v, const char *name, size_t len, int64_t l
     struct view_slot *s = view_find(v, name, len, hash);
 
     if (s->hash != 0) {
-        if (last_s > s->last_s)
+        if (last_s > s->last_s) {
             s->last_s = last_s;
+            render_tail(s);
+        }
         return 0;
     }
     if ((v->used + 1) * 2 > v->cap) {
@@ -424,6 +443,7 @@ int usage_view_set(struct usage_view *v, const char *name, size_t len, int64_t l
         return -1;
     s->hash = hash;
     s->last_s = last_s;
+    render_tail(s);
     v->used++;
     return 0;
 }
@@ -436,6 +456,18 @@ int64_t usage_view_last(const struct usage_view *v, const char *name, size_t len
         return 0;
     s = view_find(v, name, len, view_hash(name, len));
     return s->hash != 0 ? s->last_s : 0;
+}
+
+const char *usage_view_json_tail(const struct usage_view *v, const char *name, size_t len, size_t *tail_len)
+{
+    const struct view_slot *s = v != NULL && v->used > 0 ? view_find(v, name, len, view_hash(name, len)) : NULL;
+
+    if (s == NULL || s->hash == 0 || s->last_s <= 0) {
+        *tail_len = sizeof never_evaluated_tail - 1;
+        return never_evaluated_tail;
+    }
+    *tail_len = strlen(s->tail);
+    return s->tail;
 }
 
 size_t usage_view_count(const struct usage_view *v)

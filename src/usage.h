@@ -79,6 +79,11 @@ struct usage_view *usage_view_create(size_t expected);
 int usage_view_set(struct usage_view *v, const char *name, size_t len, int64_t last_s);
 /* 0 when the flag was never evaluated (or v is NULL). */
 int64_t usage_view_last(const struct usage_view *v, const char *name, size_t len);
+/* The same as the end of a JSON object, made when the view was built:
+ * `,"last_evaluated_at":"2026-12-03T23:38:05Z"}` (or `...:null}`), for
+ * GET /flags/<name> to send after its pre-rendered body (less its '}')
+ * without formatting anything per request. Valid while v is. */
+const char *usage_view_json_tail(const struct usage_view *v, const char *name, size_t len, size_t *tail_len);
 size_t usage_view_count(const struct usage_view *v);
 struct usage_view *usage_view_ref(struct usage_view *v);
 void usage_view_unref(struct usage_view *v);

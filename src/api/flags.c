@@ -19,7 +19,6 @@
 #include "../flag.h"
 #include "../flagdoc.h"
 #include "../log.h"
-#include "../text.h"
 #include "routes.h"
 
 /* The most flags one page holds: `limit` may not ask for more, and a page
@@ -116,42 +115,22 @@ static const struct route_param *path_name(const struct api_call *call)
 
 /* The flag's pre-rendered body with "last_evaluated_at" (usage.h: as of
  * the last usage flush, on any instance; null when never) put before its
- * closing brace. The field is not part of the ETag, which is the flag's
- * version (If-Match on PUT). */
-struct flag_answer {
-    struct snapshot *snap;
-    char tail[64];
-};
-
-static void release_flag_answer(void *arg)
-{
-    struct flag_answer *a = arg;
-
-    snapshot_release(a->snap);
-    free(a);
-}
-
+ * closing brace, from the snapshot's usage view: nothing is formatted or
+ * allocated per request. The field is not part of the ETag, which is the
+ * flag's version (If-Match on PUT). */
 static void respond_flag_with_usage(struct http_request *req, struct snapshot *snap, const struct flag *flag)
 {
-    struct flag_answer *a;
     struct iovec parts[2];
-    int64_t last = usage_view_last(snap->usage, flag->name, flag->name_len);
+    size_t tail_len;
+    const char *tail = usage_view_json_tail(snap->usage, flag->name, flag->name_len, &tail_len);
 
-    if (flag->body_len < 2 || flag->body[flag->body_len - 1] != '}' || (a = malloc(sizeof *a)) == NULL) {
+    if (flag->body_len < 2 || flag->body[flag->body_len - 1] != '}') {
         http_respond_buffer(req, 200, flag->body, flag->body_len, api_release_snapshot, snap);
         return;
     }
-    a->snap = snap;
-    if (last > 0) {
-        char when[32];
-        text_format_time(last, when, sizeof when);
-        snprintf(a->tail, sizeof a->tail, ",\"last_evaluated_at\":\"%s\"}", when);
-    } else {
-        strcpy(a->tail, ",\"last_evaluated_at\":null}");
-    }
     parts[0] = (struct iovec){(void *)flag->body, flag->body_len - 1};
-    parts[1] = (struct iovec){a->tail, strlen(a->tail)};
-    http_respond_parts(req, 200, parts, 2, release_flag_answer, a);
+    parts[1] = (struct iovec){(void *)tail, tail_len};
+    http_respond_parts(req, 200, parts, 2, api_release_snapshot, snap);
 }
 
 void api_flag_get(struct api_call *call)
