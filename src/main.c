@@ -1,6 +1,6 @@
 /*
  * main — the command line: serve (default), migrate, init-db, import,
- * export, keys, routes, version, help.
+ * export, keys, routes, check-config, version, help.
  *
  * Owns: process start-up and shutdown order, and the wiring: `serve`
  * builds the server context (app.h) in dependency order — store, snapshot
@@ -25,6 +25,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "config.h"
+#include "envcheck.h"
 #include "flagfile.h"
 #include "keycmd.h"
 #include "http/http.h"
@@ -354,6 +355,8 @@ int main(int argc, char **argv)
         api_print_routes(stdout);
         return 0;
     }
+    if (strcmp(command, "check-config") == 0)
+        return envcheck_run(argc, argv);
     if ((argc > 2 && !flagfile && !keys) || (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
                                              strcmp(command, "init-db") != 0 && !flagfile && !keys)) {
         fprintf(stderr, "togglemaster: unknown command '%s' (try: togglemaster --help)\n", command);
@@ -364,6 +367,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(cfg.log_level, cfg.log_format);
+    if (strcmp(command, "serve") == 0)
+        envcheck_log_warnings();
     if (strcmp(command, "serve") == 0)
         rc = run_serve(&cfg);
     else if (flagfile)

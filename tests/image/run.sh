@@ -417,6 +417,12 @@ out=$(img -- "$entry" version 2>&1)
 want="togglemaster $version${revision:++g$revision}"
 check "entrypoint passes 'version' through ($out)" test "$out" = "$want"
 check "entrypoint passes '--help' through" bash -c 'grep -q "DATABASE_URL" <<<"$1"' _ "$(img -- "$entry" --help 2>&1)"
+out=$(img -- "$entry" check-config 2>&1)
+check "entrypoint passes 'check-config' through: the image's environment is valid ($out)" \
+  bash -c '[[ $1 == "configuration ok: sqlite ./data/togglemaster.db "* ]]' _ "$out"
+out=$(img DB_HOTS=db -- "$entry" check-config 2>&1)
+check "check-config in the image warns about DB_HOTS" \
+  grep -q '^warning: DB_HOTS is not a ToggleMaster setting; did you mean DB_HOST?$' <<<"$out"
 out=$(img -- "$entry" sh -c 'echo "$(id -u):$(id -g) $PWD"' 2>&1)
 check "other commands run as given, as $uid:$gid in $workdir ($out)" test "$out" = "$uid:$gid $workdir"
 check "the image user can write $workdir/data" img -- "$entry" sh -c ': >data/.probe && rm data/.probe'
