@@ -10,9 +10,13 @@
 # into its own directory: build/ (gcc, release), build/clang (clang, to keep
 # both compilers warning-free), build/asan (ASan + UBSan), build/tsan.
 
+# What the binary reports (src/version.h): VERSION, the release number, and
+# GIT_REV, the commit (the Dockerfile passes both in: its context has no
+# .git). The release's artifacts are named RELEASE_VERSION, the two joined
+# the way Debian versions allow: 0.2.0+gf3e6970.
 VERSION    := 0.2.0
 GIT_REV    := $(shell git rev-parse --short HEAD 2>/dev/null)
-TM_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV))
+RELEASE_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV))
 
 CC         = gcc
 BUILD      ?= build
@@ -26,7 +30,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT        ?= -O2
 WARNINGS   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS     := -std=c17 $(OPT) -g $(WARNINGS) -D_GNU_SOURCE -pthread -MMD -MP $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
-              -DTM_VERSION='"$(TM_VERSION)"'
+              -DTM_VERSION='"$(VERSION)"' -DTM_GIT_REVISION='"$(or $(GIT_REV),unknown)"'
 LDFLAGS    := -pthread $(EXTRA_LDFLAGS)
 LDLIBS     := $(PKG_LIBS) -lm
 
@@ -34,17 +38,18 @@ SRC        := $(wildcard src/*.c src/api/*.c src/store/*.c src/http/*.c src/eval
 OBJ        := $(SRC:%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJ := $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
 
-.PHONY: all run test unit fuzz deps clean image-test deb deb-test bench FORCE
+.PHONY: all run test unit fuzz deps clean image-test deb deb-test release release-test release-version bench FORCE
 all: $(BUILD)/togglemaster
 
 $(BUILD)/togglemaster: $(OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# main.c prints the version: rebuild it when the git revision moves.
-$(BUILD)/obj/src/main.o: $(BUILD)/version.txt
+# Every source that includes version.h is rebuilt when the version or the
+# git revision moves.
+$(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -l '"version.h"' $(SRC))): $(BUILD)/version.txt
 $(BUILD)/version.txt: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(TM_VERSION)' | cmp -s - $@ || echo '$(TM_VERSION)' > $@
+	@echo '$(VERSION) $(GIT_REV)' | cmp -s - $@ || echo '$(VERSION) $(GIT_REV)' > $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -157,6 +162,11 @@ deb:
 
 deb-test: deb
 	@tests/deb/run.sh
+
+# The version a release of this checkout is named by (packaging/deb/build.sh,
+# scripts/release.sh).
+release-version:
+	@echo '$(RELEASE_VERSION)'
 
 clean:
 	rm -rf build

@@ -700,7 +700,7 @@ void config_print_help(FILE *out)
           "             check the environment as serve reads it: one line per problem,\n"
           "             warnings for unknown or misspelt names (DB_HOTS), exit 2 on\n"
           "             any error; the database is not contacted (migrate, /ready do)\n"
-          "  version    print the version\n"
+          "  version    print the version and the git revision it was built from\n"
           "  help       print this text (also -h, --help)\n"
           "\n"
           "Configuration comes only from the environment:\n"

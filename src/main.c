@@ -32,10 +32,7 @@
 #include "log.h"
 #include "store/store.h"
 #include "sync.h"
-
-#ifndef TM_VERSION
-#define TM_VERSION "0.0.0-dev"
-#endif
+#include "version.h"
 
 /* `migrate` waits this long for a database that is still starting (a
  * container entrypoint may run it the moment the database container is up). */
@@ -346,7 +343,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
-        printf("togglemaster %s\n", TM_VERSION);
+        printf("togglemaster %s (git %s)\n", TM_VERSION, TM_GIT_REVISION);
         return 0;
     }
     bool flagfile = strcmp(command, "import") == 0 || strcmp(command, "export") == 0;

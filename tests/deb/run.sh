@@ -199,8 +199,15 @@ phase install
 
 status=$(in_root dpkg-query -W -f='${Status}' togglemaster 2>/dev/null)
 check "dpkg status: install ok installed" test "$status" = "install ok installed"
-check "togglemaster version runs in the clean system (libraries resolved)" \
-  bash -c "chroot '$root' /usr/bin/togglemaster version | grep -q '^togglemaster $(dpkg-deb -f "$deb" Version)'"
+# The package's version is the binary's VERSION+gREVISION (make release).
+deb_version=$(dpkg-deb -f "$deb" Version)
+case $deb_version in
+  *+g*) want_version="togglemaster ${deb_version%+g*} (git ${deb_version##*+g})" ;;
+  *) want_version="togglemaster $deb_version (git " ;;
+esac
+got_version=$(chroot "$root" /usr/bin/togglemaster version 2>&1)
+check "togglemaster version runs in the clean system and matches the package's $deb_version ($got_version)" \
+  bash -c '[[ $1 == "$2"* ]]' _ "$got_version" "$want_version"
 
 IFS=: read -r _ _ uid gid _ home shell < <(in_root getent passwd togglemaster)
 check "system user togglemaster (uid ${uid:-none} < 1000, home $home, shell $shell)" \

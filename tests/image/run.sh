@@ -414,7 +414,7 @@ img_stop() {
 
 # pass-through commands
 out=$(img -- "$entry" version 2>&1)
-want="togglemaster $version${revision:++g$revision}"
+want="togglemaster $version (git ${revision:-unknown})"
 check "entrypoint passes 'version' through ($out)" test "$out" = "$want"
 check "entrypoint passes '--help' through" bash -c 'grep -q "DATABASE_URL" <<<"$1"' _ "$(img -- "$entry" --help 2>&1)"
 out=$(img -- "$entry" check-config 2>&1)
