@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, migrate, serve on :5000
 #   make test       install missing packages, run the whole suite
 #   make bench      benchmarks against ceilings measured in the same run
+#   make release    one release of this commit in dist/ (.deb, image, release.json)
 #   make clean
 #
 # Variants share the sources and differ in compiler and flags; each builds
@@ -168,8 +169,21 @@ deb-test: deb
 release-version:
 	@echo '$(RELEASE_VERSION)'
 
+# Build -> release -> run. `make release` builds this commit once into
+# dist/: the .deb, the container image as a docker-archive, and
+# dist/release.json (version, git revision, build time, sha256 of each);
+# it refuses uncommitted changes. `make release-test` then checks that the
+# artifacts are that one release: each one's binary reports the build
+# tree's version and `git rev-parse --short HEAD`, the sums match.
+release:
+	@scripts/install-deps.sh deb image
+	@scripts/release.sh
+
+release-test: release
+	@tests/release/run.sh
+
 clean:
-	rm -rf build
+	rm -rf build dist
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
 
