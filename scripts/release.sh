@@ -91,12 +91,14 @@ image_storage "$work" "$logs/storage-probe.log"
 tarball=$(tests/lib/bookworm-rootfs.sh) || die "debootstrap bookworm rootfs (tests/lib/bookworm-rootfs.sh)"
 image_bases "$tarball" "$logs/base-images.log" || {
   tail -30 "$logs/base-images.log" >&2; die "base images (log: $logs/base-images.log)"; }
-image_build "localhost/$tag" "$version" "$revision" "$logs/image-build.log" || {
+# Named as docker.io/library/... in the storage too, so the archive carries
+# that one name (`docker load` shows togglemaster:<tag>), not also localhost/.
+image_build "docker.io/library/$tag" "$version" "$revision" "$logs/image-build.log" || {
   tail -30 "$logs/image-build.log" >&2; die "buildah bud (log: $logs/image-build.log)"; }
 image=togglemaster-$release.docker.tar
-"${B[@]}" push -q "localhost/$tag" "docker-archive:dist/$image:$tag" >"$logs/push.log" 2>&1 || {
+"${B[@]}" push -q "docker.io/library/$tag" "docker-archive:dist/$image:$tag" >"$logs/push.log" 2>&1 || {
   cat "$logs/push.log" >&2; die "buildah push to dist/$image"; }
-image_id=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "localhost/$tag")
+image_id=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "docker.io/library/$tag")
 say "dist/$image, image sha256:$image_id ($((SECONDS - t)) s)"
 
 # 3. What the release is, and the sums.

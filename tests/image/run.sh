@@ -198,7 +198,11 @@ fi
 
 # ------------------------------------------------------------- size, config
 size_of() { "${B[@]}" images --format '{{.Size}}' "$1" | head -1; }
-note "image size: $IMAGE $(size_of "$IMAGE") (base debian:bookworm-slim stand-in $(size_of docker.io/library/debian:bookworm-slim), debian:bookworm stand-in $(size_of docker.io/library/debian:bookworm))"
+if [ -n "${TM_IMAGE_ARCHIVE:-}" ]; then
+  note "image size: $IMAGE $(size_of "$IMAGE")"
+else
+  note "image size: $IMAGE $(size_of "$IMAGE") (base debian:bookworm-slim stand-in $(size_of docker.io/library/debian:bookworm-slim), debian:bookworm stand-in $(size_of docker.io/library/debian:bookworm))"
+fi
 "${B[@]}" inspect --type image "$IMAGE" >"$LOG/inspect.json"
 cfg=$(jq -c '.Docker.config' "$LOG/inspect.json")
 jqcheck() { # jqcheck DESCRIPTION FILTER [jq options]: FILTER true on the config

@@ -97,8 +97,8 @@ fi
 image=$(field '.artifacts[] | select(.kind == "image") | .file')
 tag=$(field '.artifacts[] | select(.kind == "image") | .tag')
 repo_tags=$(tar -xOf "dist/$image" manifest.json 2>/dev/null | jq -r '[.[].RepoTags[]] | join(",")')
-check "$image is a docker-archive of $tag (RepoTags: $repo_tags)" \
-  bash -c '[[ ,$1, == *",$2,"* || ,$1, == *",localhost/$2,"* ]]' _ "$repo_tags" "$tag"
+check "$image is a docker-archive of $tag and nothing else (RepoTags: $repo_tags)" \
+  test "$repo_tags" = "docker.io/library/$tag"
 # shellcheck source=packaging/image/buildah.sh
 . packaging/image/buildah.sh
 image_storage "$work" "$work/storage-probe.log"
