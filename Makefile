@@ -150,6 +150,8 @@ test: deps
 # Builds the real Dockerfile with buildah on local debootstrap stand-ins for
 # the debian base images, then runs the image's entrypoint (chroot, as the
 # image's user) against a throwaway PostgreSQL and passes the smoke test.
+# TM_IMAGE_ARCHIVE=dist/togglemaster-<release>.docker.tar tests that image
+# (the released one) instead of building one.
 image-test: all
 	@scripts/install-deps.sh image
 	@tests/image/run.sh
@@ -161,7 +163,10 @@ deb:
 	@scripts/install-deps.sh deb
 	@packaging/deb/build.sh
 
-deb-test: deb
+# TM_DEB=dist/togglemaster_<release>_amd64.deb tests that package (the
+# released one) instead of building build/deb's.
+deb-test: $(if $(TM_DEB),,deb)
+	@scripts/install-deps.sh deb
 	@tests/deb/run.sh
 
 # The version a release of this checkout is named by (packaging/deb/build.sh,
