@@ -63,6 +63,22 @@ class Commands(TMTestCase):
         with Server(db) as s:
             self.assertStatus(s.post("/flags", {"name": "x"}), 201)
 
+    def test_serve_does_not_migrate(self):
+        """Build, release, run: serve only runs. On a database nobody has
+        migrated it serves /health, keeps /ready at 503 and creates nothing;
+        the one-off `migrate` then applies every migration, and the running
+        server becomes ready without a restart."""
+        db = new_database("nomigrate")
+        with Server(db, wait="health") as s:
+            time.sleep(1.5)     # the first load is retried every second
+            self.assertError(s.get("/ready"), 503, "serve on an unmigrated database: ")
+            r = run_cmd(["migrate"], db)
+            self.assertEqual(r.returncode, 0, repr(r))
+            applied = [json.loads(l) for l in r.stdout.splitlines() if '"migrations applied"' in l]
+            self.assertTrue(applied and applied[0]["applied"] > 0, "serve had migrated already: %r" % r)
+            s.wait_for("/ready", timeout=5)
+            stop_and_check(self, s)
+
     def test_serve_is_the_default_command(self):
         db = new_database("default")
         migrate(db)
