@@ -45,12 +45,14 @@ all: $(BUILD)/togglemaster
 $(BUILD)/togglemaster: $(OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Every source that includes version.h is rebuilt when the version or the
-# git revision moves.
-$(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -l '"version.h"' $(SRC))): $(BUILD)/version.txt
+# main.c prints the version: rebuild it when the git revision moves.
+$(BUILD)/obj/src/main.o: $(BUILD)/version.txt
 $(BUILD)/version.txt: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(VERSION) $(GIT_REV)' | cmp -s - $@ || echo '$(VERSION) $(GIT_REV)' > $@
+	@echo '$(RELEASE_VERSION)' | cmp -s - $@ || echo '$(RELEASE_VERSION)' > $@
+# So is every other source that includes version.h, whose macros are the
+# version and the git revision.
+$(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -l '"version.h"' $(SRC))): $(BUILD)/version.txt
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
