@@ -52,7 +52,7 @@ $(BUILD)/version.txt: FORCE
 	@echo '$(RELEASE_VERSION)' | cmp -s - $@ || echo '$(RELEASE_VERSION)' > $@
 # So is every other source that includes version.h, whose macros are the
 # version and the git revision.
-$(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -l '"version.h"' $(SRC))): $(BUILD)/version.txt
+$(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -lE '"(\.\./)*version\.h"' $(SRC))): $(BUILD)/version.txt
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
