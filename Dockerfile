@@ -25,8 +25,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY Makefile ./
 COPY src/ src/
-# The Makefile takes its version suffix from `git rev-parse`; the build
-# context has no .git, so pass it in: --build-arg REVISION=$(git rev-parse --short HEAD)
+# The Makefile takes the git revision the binary reports (`togglemaster
+# version`) from `git rev-parse`; the build context has no .git, so pass it
+# in: --build-arg REVISION=$(git rev-parse --short HEAD) (make release does).
 ARG VERSION=
 ARG REVISION=
 RUN make -j"$(nproc)" ${VERSION:+VERSION="$VERSION"} ${REVISION:+GIT_REV="$REVISION"} \

@@ -4,15 +4,20 @@
 #   make run        install missing packages, build, migrate, serve on :5000
 #   make test       install missing packages, run the whole suite
 #   make bench      benchmarks against ceilings measured in the same run
+#   make release    one release of this commit in dist/ (.deb, image, release.json)
 #   make clean
 #
 # Variants share the sources and differ in compiler and flags; each builds
 # into its own directory: build/ (gcc, release), build/clang (clang, to keep
 # both compilers warning-free), build/asan (ASan + UBSan), build/tsan.
 
+# What the binary reports (src/version.h): VERSION, the release number, and
+# GIT_REV, the commit (the Dockerfile passes both in: its context has no
+# .git). The release's artifacts are named RELEASE_VERSION, the two joined
+# the way Debian versions allow: 0.2.0+gf3e6970.
 VERSION    := 0.2.0
 GIT_REV    := $(shell git rev-parse --short HEAD 2>/dev/null)
-TM_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV))
+RELEASE_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV))
 
 CC         = gcc
 BUILD      ?= build
@@ -26,7 +31,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT        ?= -O2
 WARNINGS   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS     := -std=c17 $(OPT) -g $(WARNINGS) -D_GNU_SOURCE -pthread -MMD -MP $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
-              -DTM_VERSION='"$(TM_VERSION)"'
+              -DTM_VERSION='"$(VERSION)"' -DTM_GIT_REVISION='"$(or $(GIT_REV),unknown)"'
 LDFLAGS    := -pthread $(EXTRA_LDFLAGS)
 LDLIBS     := $(PKG_LIBS) -lm
 
@@ -34,7 +39,7 @@ SRC        := $(wildcard src/*.c src/api/*.c src/store/*.c src/http/*.c src/eval
 OBJ        := $(SRC:%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJ := $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
 
-.PHONY: all run test unit fuzz deps clean image-test deb deb-test bench FORCE
+.PHONY: all run test unit fuzz deps clean image-test deb deb-test release release-test release-version bench FORCE
 all: $(BUILD)/togglemaster
 
 $(BUILD)/togglemaster: $(OBJ) $(LLHTTP_OBJ)
@@ -45,7 +50,10 @@ $(BUILD)/togglemaster: $(OBJ) $(LLHTTP_OBJ)
 $(BUILD)/obj/src/main.o $(BUILD)/obj/src/api/ops.o: $(BUILD)/version.txt
 $(BUILD)/version.txt: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(TM_VERSION)' | cmp -s - $@ || echo '$(TM_VERSION)' > $@
+	@echo '$(RELEASE_VERSION)' | cmp -s - $@ || echo '$(RELEASE_VERSION)' > $@
+# So is every other source that includes version.h, whose macros are the
+# version and the git revision.
+$(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -lE '"(\.\./)*version\.h"' $(SRC))): $(BUILD)/version.txt
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -146,6 +154,8 @@ test: deps
 # Builds the real Dockerfile with buildah on local debootstrap stand-ins for
 # the debian base images, then runs the image's entrypoint (chroot, as the
 # image's user) against a throwaway PostgreSQL and passes the smoke test.
+# TM_IMAGE_ARCHIVE=dist/togglemaster-<release>.docker.tar tests that image
+# (the released one) instead of building one.
 image-test: all
 	@scripts/install-deps.sh image
 	@tests/image/run.sh
@@ -157,11 +167,32 @@ deb:
 	@scripts/install-deps.sh deb
 	@packaging/deb/build.sh
 
-deb-test: deb
+# TM_DEB=dist/togglemaster_<release>_amd64.deb tests that package (the
+# released one) instead of building build/deb's.
+deb-test: $(if $(TM_DEB),,deb)
+	@scripts/install-deps.sh deb
 	@tests/deb/run.sh
 
+# The version a release of this checkout is named by (packaging/deb/build.sh,
+# scripts/release.sh).
+release-version:
+	@echo '$(RELEASE_VERSION)'
+
+# Build -> release -> run. `make release` builds this commit once into
+# dist/: the .deb, the container image as a docker-archive, and
+# dist/release.json (version, git revision, build time, sha256 of each);
+# it refuses uncommitted changes. `make release-test` then checks that the
+# artifacts are that one release: each one's binary reports the build
+# tree's version and `git rev-parse --short HEAD`, the sums match.
+release:
+	@scripts/install-deps.sh deb image
+	@scripts/release.sh
+
+release-test: release
+	@tests/release/run.sh
+
 clean:
-	rm -rf build
+	rm -rf build dist
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
 

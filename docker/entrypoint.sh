@@ -7,8 +7,10 @@
 #                    code and the server is not started. Then exec the
 #                    server, so it replaces this shell (same PID, PID 1 in a
 #                    container) and receives SIGTERM directly.
-#   migrate, init-db, version, help, -h, --help, or any other -option
-#                    passed to togglemaster unchanged.
+#   migrate, init-db, check-config, keys, import, export, routes, version,
+#   help, -h, --help, or any other -option
+#                    passed to togglemaster unchanged (one-off admin
+#                    commands: `docker compose run --rm app keys list`).
 #   anything else    executed as given (e.g. `docker run -it IMAGE sh`).
 set -eu
 
@@ -22,7 +24,7 @@ case $1 in
     esac
     exec togglemaster "$@"
     ;;
-  migrate | init-db | version | help | -*)
+  migrate | init-db | check-config | keys | import | export | routes | version | help | -*)
     exec togglemaster "$@"
     ;;
   *)

@@ -4,8 +4,10 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,15 +78,57 @@ static const struct int_setting int_settings[] = {
 };
 #define INT_SETTING_COUNT (sizeof int_settings / sizeof int_settings[0])
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+/* ---- the true/false settings ------------------------------------------ */
+
+struct bool_setting {
+    const char *name;
+    size_t offset;             /* of the bool in struct config */
+    bool def;
+};
+
+static const struct bool_setting bool_settings[] = {
+    {"AUTH_REQUIRED", FIELD(auth_required), false},
+    {"PUBLIC_EVALUATION", FIELD(public_evaluation), false},
+    {"METRICS_PUBLIC", FIELD(metrics_public), false},
+    {"METRICS_ENABLED", FIELD(metrics_enabled), true},
+};
+#define BOOL_SETTING_COUNT (sizeof bool_settings / sizeof bool_settings[0])
+
+/* ---- every other setting ----------------------------------------------- */
+
+/* Read one by one below. With the two tables above this is the list of
+ * every variable config reads: tests/unit/test_config.c fails when
+ * config_read asks the environment for a name that is not in it, or when
+ * --help leaves one out. */
+static const char *const word_settings[] = {
+    "BIND", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
+    "LOG_LEVEL", "LOG_FORMAT", "TLS_CERT_FILE", "TLS_KEY_FILE", "ADMIN_TOKEN", "CORS_ORIGINS",
+};
+#define WORD_SETTING_COUNT (sizeof word_settings / sizeof word_settings[0])
+
+/* ---- reporting problems ------------------------------------------------ */
+
+/* One config_read: where problems go and how many errors there were. */
+struct reader {
+    config_report_fn *report;
+    void *ctx;
+    int errors;
+};
+
+static int fail(struct reader *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+/* Reports an error about variable `name`; returns -1. */
+static int fail(struct reader *r, const char *name, const char *fmt, ...)
 {
+    char line[CONFIG_LINE_MAX];
     va_list ap;
+
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    r->errors++;
+    r->report(r->ctx, CONFIG_ERROR, name, line);
     return -1;
 }
 
@@ -114,7 +158,7 @@ static void quote_value(const char *value, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-static int load_int_settings(struct config *cfg, char *err, size_t errlen)
+static void load_int_settings(struct config *cfg, struct reader *r)
 {
     for (size_t i = 0; i < INT_SETTING_COUNT; i++) {
         const struct int_setting *s = &int_settings[i];
@@ -127,12 +171,12 @@ static int load_int_settings(struct config *cfg, char *err, size_t errlen)
             continue;   /* unset or empty keeps the default */
         if (config_parse_int(text, s->min, s->max, &value) != 0) {
             quote_value(text, shown, sizeof shown);
-            return fail(err, errlen, "%s: invalid value '%s' (expected an integer from %ld to %ld)",
-                        s->name, shown, s->min, s->max);
+            fail(r, s->name, "%s: invalid value '%s' (expected an integer from %ld to %ld)", s->name, shown,
+                 s->min, s->max);
+            continue;
         }
         *field = (int)value;
     }
-    return 0;
 }
 
 /* ---- the database ------------------------------------------------------ */
@@ -164,7 +208,7 @@ static size_t conninfo_room(const char *key, const char *value)
 
 /* The original monolith's DB_* variables as a libpq key/value string, and
  * the same without the password for logs. */
-static int load_legacy_database(struct config *cfg, const char *db_host, char *err, size_t errlen)
+static int load_legacy_database(struct config *cfg, const char *db_host, struct reader *r)
 {
     const char *port = getenv("DB_PORT"), *name = getenv("DB_NAME"), *user = getenv("DB_USER");
     const char *password = getenv("DB_PASSWORD");
@@ -176,14 +220,14 @@ static int load_legacy_database(struct config *cfg, const char *db_host, char *e
         port = "5432";
     if (config_parse_int(port, 1, 65535, &port_value) != 0) {
         quote_value(port, shown, sizeof shown);
-        return fail(err, errlen, "DB_PORT: invalid port '%s' (expected 1-65535)", shown);
+        return fail(r, "DB_PORT", "DB_PORT: invalid port '%s' (expected 1-65535)", shown);
     }
     room = 1 + conninfo_room("host", db_host) + conninfo_room("port", port) +
            conninfo_room("dbname", name) + conninfo_room("user", user);
     cfg->database_display = malloc(room);
     cfg->database = malloc(room + conninfo_room("password", password));
     if (cfg->database == NULL || cfg->database_display == NULL)
-        return fail(err, errlen, "out of memory reading DB_HOST");
+        return fail(r, "DB_HOST", "out of memory reading DB_HOST");
     cfg->database[0] = '\0';
     conninfo_append(cfg->database, "host", db_host);
     conninfo_append(cfg->database, "port", port);
@@ -236,7 +280,7 @@ static char *mask_url_password(const char *url)
     return masked;
 }
 
-static int load_database(struct config *cfg, char *err, size_t errlen)
+static int load_database(struct config *cfg, struct reader *r)
 {
     const char *url = getenv("DATABASE_URL");
     const char *db_host = getenv("DB_HOST");
@@ -245,7 +289,7 @@ static int load_database(struct config *cfg, char *err, size_t errlen)
     if (url != NULL && *url == '\0')
         url = NULL;
     if (url == NULL && db_host != NULL && *db_host != '\0')
-        return load_legacy_database(cfg, db_host, err, errlen);
+        return load_legacy_database(cfg, db_host, r);
     if (url == NULL)
         url = DEFAULT_DATABASE_URL;
 
@@ -260,24 +304,25 @@ static int load_database(struct config *cfg, char *err, size_t errlen)
             char shown[48];
             size_t scheme_len = (size_t)(scheme_end - url) + 3;
             quote_value(url, shown, scheme_len < sizeof shown ? scheme_len + 1 : sizeof shown);
-            return fail(err, errlen,
+            return fail(r, "DATABASE_URL",
                         "DATABASE_URL: unsupported scheme in '%s' (use sqlite://PATH, postgres:// or a plain file path)",
                         shown);
         }
         if (*url == '\0')
-            return fail(err, errlen, "DATABASE_URL: empty SQLite path");
+            return fail(r, "DATABASE_URL", "DATABASE_URL: empty SQLite path");
         cfg->store_kind = STORE_KIND_SQLITE;
         cfg->database = strdup(url);
         cfg->database_display = strdup(url);
     }
     if (cfg->database == NULL || cfg->database_display == NULL)
-        return fail(err, errlen, "out of memory reading DATABASE_URL");
+        return fail(r, "DATABASE_URL", "out of memory reading DATABASE_URL");
     return 0;
 }
 
 /* ---- the rest ---------------------------------------------------------- */
 
-static int load_words(struct config *cfg, char *err, size_t errlen)
+/* BIND, LOG_LEVEL and LOG_FORMAT, each checked whatever the others hold. */
+static void load_words(struct config *cfg, struct reader *r)
 {
     unsigned char addr[sizeof(struct in6_addr)];
     const char *text;
@@ -288,9 +333,10 @@ static int load_words(struct config *cfg, char *err, size_t errlen)
         if (strlen(text) >= sizeof cfg->bind ||
             (inet_pton(AF_INET, text, addr) != 1 && inet_pton(AF_INET6, text, addr) != 1)) {
             quote_value(text, shown, sizeof shown);
-            return fail(err, errlen, "BIND: invalid address '%s' (expected an IPv4 or IPv6 literal)", shown);
+            fail(r, "BIND", "BIND: invalid address '%s' (expected an IPv4 or IPv6 literal)", shown);
+        } else {
+            strcpy(cfg->bind, text);
         }
-        strcpy(cfg->bind, text);
     }
 
     text = getenv("LOG_LEVEL");
@@ -301,7 +347,7 @@ static int load_words(struct config *cfg, char *err, size_t errlen)
         else if (strcmp(text, "error") == 0) cfg->log_level = LOG_ERROR;
         else {
             quote_value(text, shown, sizeof shown);
-            return fail(err, errlen, "LOG_LEVEL: invalid value '%s' (expected debug, info, warn or error)", shown);
+            fail(r, "LOG_LEVEL", "LOG_LEVEL: invalid value '%s' (expected debug, info, warn or error)", shown);
         }
     }
 
@@ -311,76 +357,78 @@ static int load_words(struct config *cfg, char *err, size_t errlen)
         else if (strcmp(text, "text") == 0) cfg->log_format = LOG_FORMAT_TEXT;
         else {
             quote_value(text, shown, sizeof shown);
-            return fail(err, errlen, "LOG_FORMAT: invalid value '%s' (expected json or text)", shown);
+            fail(r, "LOG_FORMAT", "LOG_FORMAT: invalid value '%s' (expected json or text)", shown);
         }
     }
-    return 0;
 }
 
-static int load_tls(struct config *cfg, char *err, size_t errlen)
+static int load_tls(struct config *cfg, struct reader *r)
 {
     const char *cert = getenv("TLS_CERT_FILE"), *key = getenv("TLS_KEY_FILE");
     bool have_cert = cert != NULL && *cert != '\0', have_key = key != NULL && *key != '\0';
 
     if (have_cert != have_key)
-        return fail(err, errlen, "%s: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither",
+        return fail(r, have_cert ? "TLS_KEY_FILE" : "TLS_CERT_FILE",
+                    "%s: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither",
                     have_cert ? "TLS_KEY_FILE" : "TLS_CERT_FILE");
     if (!have_cert)
         return 0;
     cfg->tls_cert_file = strdup(cert);
     cfg->tls_key_file = strdup(key);
     if (cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL)
-        return fail(err, errlen, "out of memory reading TLS_CERT_FILE");
+        return fail(r, "TLS_CERT_FILE", "out of memory reading TLS_CERT_FILE");
     return 0;
 }
 
-/* "true"/"false" (also 1/0, yes/no), unset or empty: def. */
-static int load_bool(const char *name, bool def, bool *out, char *err, size_t errlen)
+/* Each setting of bool_settings: "true"/"false" (also 1/0, yes/no), unset
+ * or empty: the default. */
+static void load_bools(struct config *cfg, struct reader *r)
 {
-    const char *text = getenv(name);
-    char shown[64];
+    for (size_t i = 0; i < BOOL_SETTING_COUNT; i++) {
+        const struct bool_setting *s = &bool_settings[i];
+        const char *text = getenv(s->name);
+        bool *field = (bool *)((char *)cfg + s->offset);
+        char shown[64];
 
-    *out = def;
-    if (text == NULL || *text == '\0')
-        return 0;
-    if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0 || strcmp(text, "yes") == 0)
-        *out = true;
-    else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0 || strcmp(text, "no") == 0)
-        *out = false;
-    else {
-        quote_value(text, shown, sizeof shown);
-        return fail(err, errlen, "%s: invalid value '%s' (expected true or false)", name, shown);
+        *field = s->def;
+        if (text == NULL || *text == '\0')
+            continue;
+        if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0 || strcmp(text, "yes") == 0) {
+            *field = true;
+        } else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0 || strcmp(text, "no") == 0) {
+            *field = false;
+        } else {
+            quote_value(text, shown, sizeof shown);
+            fail(r, s->name, "%s: invalid value '%s' (expected true or false)", s->name, shown);
+        }
     }
-    return 0;
 }
 
-static int load_access(struct config *cfg, char *err, size_t errlen)
+static int load_access(struct config *cfg, struct reader *r)
 {
     const char *token = getenv("ADMIN_TOKEN"), *origins = getenv("CORS_ORIGINS");
 
-    if (load_bool("AUTH_REQUIRED", false, &cfg->auth_required, err, errlen) != 0 ||
-        load_bool("PUBLIC_EVALUATION", false, &cfg->public_evaluation, err, errlen) != 0 ||
-        load_bool("METRICS_PUBLIC", false, &cfg->metrics_public, err, errlen) != 0 ||
-        load_bool("METRICS_ENABLED", true, &cfg->metrics_enabled, err, errlen) != 0)
-        return -1;
+    load_bools(cfg, r);
     if (token != NULL && *token != '\0') {
         /* The value is a secret: the message never quotes it. */
         if (strlen(token) < AUTH_TOKEN_MIN_BYTES)
-            return fail(err, errlen, "ADMIN_TOKEN: too short (at least %d bytes; 32 random bytes recommended)",
+            return fail(r, "ADMIN_TOKEN",
+                        "ADMIN_TOKEN: too short (at least %d bytes; 32 random bytes recommended)",
                         AUTH_TOKEN_MIN_BYTES);
         for (const char *p = token; *p != '\0'; p++)
             if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-                return fail(err, errlen, "ADMIN_TOKEN: must not hold blanks or control characters");
+                return fail(r, "ADMIN_TOKEN", "ADMIN_TOKEN: must not hold blanks or control characters");
         if ((cfg->admin_token = strdup(token)) == NULL)
-            return fail(err, errlen, "out of memory reading ADMIN_TOKEN");
+            return fail(r, "ADMIN_TOKEN", "out of memory reading ADMIN_TOKEN");
     }
     if (origins != NULL && *origins != '\0' && (cfg->cors_origins = strdup(origins)) == NULL)
-        return fail(err, errlen, "out of memory reading CORS_ORIGINS");
+        return fail(r, "CORS_ORIGINS", "out of memory reading CORS_ORIGINS");
     return 0;
 }
 
-int config_load(struct config *cfg, char *err, size_t errlen)
+int config_read(struct config *cfg, config_report_fn *report, void *ctx)
 {
+    struct reader r = {.report = report, .ctx = ctx};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
     memset(cfg, 0, sizeof *cfg);
@@ -395,13 +443,41 @@ int config_load(struct config *cfg, char *err, size_t errlen)
         cfg->threads = (int)cores;
     cfg->db_pool_size = 2 * cfg->threads > CONFIG_MAX_POOL_SIZE ? CONFIG_MAX_POOL_SIZE : 2 * cfg->threads;
 
-    if (load_int_settings(cfg, err, errlen) != 0 || load_words(cfg, err, errlen) != 0 ||
-        load_tls(cfg, err, errlen) != 0 || load_access(cfg, err, errlen) != 0 ||
-        load_database(cfg, err, errlen) != 0) {
+    /* Every part is read whatever the parts before found, so that one run
+     * reports every bad value. */
+    load_int_settings(cfg, &r);
+    load_words(cfg, &r);
+    load_tls(cfg, &r);
+    load_access(cfg, &r);
+    load_database(cfg, &r);
+    if (r.errors > 0)
         config_free(cfg);
-        return -1;
-    }
-    return 0;
+    return r.errors;
+}
+
+/* config_load's reporter: keeps the first error. */
+struct first_error {
+    char *err;
+    size_t errlen;
+    bool found;
+};
+
+static void keep_first_error(void *ctx, enum config_problem kind, const char *name, const char *line)
+{
+    struct first_error *first = ctx;
+
+    (void)name;
+    if (kind != CONFIG_ERROR || first->found)
+        return;
+    snprintf(first->err, first->errlen, "%s", line);
+    first->found = true;
+}
+
+int config_load(struct config *cfg, char *err, size_t errlen)
+{
+    struct first_error first = {.err = err, .errlen = errlen};
+
+    return config_read(cfg, keep_first_error, &first) == 0 ? 0 : -1;
 }
 
 void config_free(struct config *cfg)
@@ -417,6 +493,184 @@ void config_free(struct config *cfg)
     }
     cfg->database = cfg->database_display = cfg->tls_cert_file = cfg->tls_key_file = NULL;
     cfg->cors_origins = cfg->admin_token = NULL;
+}
+
+/* ---- what is a setting ------------------------------------------------- */
+
+#define SETTING_PREFIX "TOGGLEMASTER_"
+/* Names shorter than this are never taken for a misspelt setting. */
+#define SUGGEST_MIN_LEN 4
+
+const char *config_setting_name(size_t i)
+{
+    if (i < INT_SETTING_COUNT)
+        return int_settings[i].name;
+    i -= INT_SETTING_COUNT;
+    if (i < BOOL_SETTING_COUNT)
+        return bool_settings[i].name;
+    i -= BOOL_SETTING_COUNT;
+    return i < WORD_SETTING_COUNT ? word_settings[i] : NULL;
+}
+
+bool config_is_setting(const char *name)
+{
+    const char *s;
+
+    for (size_t i = 0; (s = config_setting_name(i)) != NULL; i++)
+        if (strcmp(s, name) == 0)
+            return true;
+    return false;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t len = strlen(s), n = strlen(suffix);
+    return len >= n && strcmp(s + len - n, suffix) == 0;
+}
+
+/* The edit distance of a and b (each at most CONFIG_NAME_MAX bytes) where
+ * an edit is an insertion, a deletion, a substitution or a swap of two
+ * neighbouring letters (optimal string alignment), case ignored; limit + 1
+ * as soon as it is known to exceed limit. O(la x lb), three rows of
+ * CONFIG_NAME_MAX on the stack. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb, size_t limit)
+{
+    size_t rows[3][CONFIG_NAME_MAX + 1];
+    size_t *before = rows[0], *prev = rows[1], *cur = rows[2], *spare;
+
+    if ((la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        int ca = toupper((unsigned char)a[i - 1]);
+        size_t row_min = cur[0] = i;
+
+        for (size_t j = 1; j <= lb; j++) {
+            int cb = toupper((unsigned char)b[j - 1]);
+            size_t d = prev[j - 1] + (ca != cb);
+
+            if (prev[j] + 1 < d)
+                d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d)
+                d = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && ca == toupper((unsigned char)b[j - 2]) &&
+                toupper((unsigned char)a[i - 2]) == cb && before[j - 2] + 1 < d)
+                d = before[j - 2] + 1;
+            cur[j] = d;
+            if (d < row_min)
+                row_min = d;
+        }
+        /* Every alignment passes through this row or (by a swap) the one
+         * before it, whose minimum is at most this one's plus one. */
+        if (row_min > limit)
+            return limit + 1;
+        spare = before;
+        before = prev;
+        prev = cur;
+        cur = spare;
+    }
+    return prev[lb] > limit ? limit + 1 : prev[lb];
+}
+
+const char *config_suggest(const char *name)
+{
+    size_t len = strlen(name), best_distance = SIZE_MAX;
+    const char *best = NULL, *s;
+
+    if (starts_with(name, SETTING_PREFIX))
+        return config_suggest(name + strlen(SETTING_PREFIX));
+    if (len < SUGGEST_MIN_LEN || len > CONFIG_NAME_MAX)
+        return NULL;
+    for (size_t i = 0; (s = config_setting_name(i)) != NULL; i++) {
+        size_t s_len = strlen(s), limit = s_len < 6 ? 1 : 2;
+        size_t d = edit_distance(name, len, s, s_len, limit);
+
+        if (d <= limit && d < best_distance) {
+            best = s;
+            best_distance = d;
+        }
+    }
+    return best;
+}
+
+/* "_PORT_<digits>_<TCP|UDP|SCTP>" then nothing, _ADDR, _PORT or _PROTO. */
+static bool service_link_port(const char *p)
+{
+    static const char *const protocols[] = {"_TCP", "_UDP", "_SCTP"};
+
+    for (; (p = strstr(p, "_PORT_")) != NULL; p++) {
+        const char *q = p + 6;
+
+        if (!isdigit((unsigned char)*q))
+            continue;
+        while (isdigit((unsigned char)*q))
+            q++;
+        for (size_t i = 0; i < 3; i++) {
+            if (!starts_with(q, protocols[i]))
+                continue;
+            q += strlen(protocols[i]);
+            if (*q == '\0' || strcmp(q, "_ADDR") == 0 || strcmp(q, "_PORT") == 0 || strcmp(q, "_PROTO") == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Names that other software sets or reads in the same environment and that
+ * could look like ours: libpq's PG* (which the service honours), OpenSSL's
+ * SSL_CERT_FILE and SSL_CERT_DIR (two edits from TLS_CERT_FILE), and the
+ * variables Kubernetes adds for every Service in the namespace (a Service
+ * named db gives DB_SERVICE_HOST, DB_PORT_5432_TCP_ADDR ...). */
+static bool other_software(const char *name, const char *value)
+{
+    return starts_with(name, "PG") || strcmp(name, "SSL_CERT_FILE") == 0 || strcmp(name, "SSL_CERT_DIR") == 0 ||
+           ends_with(name, "_SERVICE_HOST") || ends_with(name, "_SERVICE_PORT") ||
+           strstr(name, "_SERVICE_PORT_") != NULL || service_link_port(name) ||
+           (ends_with(name, "_PORT") &&
+            (starts_with(value, "tcp://") || starts_with(value, "udp://") || starts_with(value, "sctp://")));
+}
+
+int config_check_names(char *const *env, config_report_fn *report, void *ctx)
+{
+    int warnings = 0;
+
+    for (; env != NULL && *env != NULL; env++) {
+        const char *entry = *env, *eq = strchr(entry, '='), *suggestion;
+        char name[CONFIG_NAME_MAX + 1], line[CONFIG_LINE_MAX];
+        size_t len = eq != NULL ? (size_t)(eq - entry) : 0;
+
+        if (len == 0 || len > CONFIG_NAME_MAX)
+            continue;
+        memcpy(name, entry, len);
+        name[len] = '\0';
+        if (config_is_setting(name) || other_software(name, eq + 1))
+            continue;
+        suggestion = config_suggest(name);
+        if (suggestion == NULL && !starts_with(name, SETTING_PREFIX) && !starts_with(name, "DB_"))
+            continue;
+        /* Names, unlike values, are shown: made printable, they hold no secret. */
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] >= 0x7f)
+                name[i] = '?';
+        if (suggestion != NULL)
+            snprintf(line, sizeof line, "%s is not a ToggleMaster setting; did you mean %s?", name, suggestion);
+        else if (starts_with(name, SETTING_PREFIX))
+            snprintf(line, sizeof line,
+                     "%s is not a ToggleMaster setting (settings have no " SETTING_PREFIX
+                     " prefix; see togglemaster --help)", name);
+        else
+            snprintf(line, sizeof line,
+                     "%s is not a ToggleMaster setting (the DB_* ones are in togglemaster --help)", name);
+        report(ctx, CONFIG_WARNING, name, line);
+        warnings++;
+    }
+    return warnings;
 }
 
 void config_print_help(FILE *out)
@@ -442,7 +696,11 @@ void config_print_help(FILE *out)
           "  export [FILE]\n"
           "             write every flag as one flagd flag file (stdout by default)\n"
           "  routes     print the route table (method, path, least role) as JSON lines\n"
-          "  version    print the version\n"
+          "  check-config\n"
+          "             check the environment as serve reads it: one line per problem,\n"
+          "             warnings for unknown or misspelt names (DB_HOTS), exit 2 on\n"
+          "             any error; the database is not contacted (migrate, /ready do)\n"
+          "  version    print the version and the git revision it was built from\n"
           "  help       print this text (also -h, --help)\n"
           "\n"
           "Configuration comes only from the environment:\n"

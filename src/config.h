@@ -10,6 +10,13 @@
  * Every numeric limit lives in the table in config.c (name, default, range,
  * meaning), from which both loading and `--help` are made, so a limit cannot
  * be documented differently from how it is enforced.
+ *
+ * Also owns what is a setting: the names config.c reads are one list
+ * (config_setting_name), and a name in the environment that is not one of
+ * them but looks like it (DB_HOTS, or any TOGGLEMASTER_* or DB_*) is
+ * reported as a warning with the closest setting (config_check_names).
+ * config_read reports every bad value, not only the first, for
+ * `togglemaster check-config` (envcheck.c).
  */
 #ifndef TM_CONFIG_H
 #define TM_CONFIG_H
@@ -74,11 +81,49 @@ struct config {
     char *cors_origins;        /* CORS_ORIGINS: comma-separated origins, NULL: none */
 };
 
+/* One problem found in the environment: kind, the variable it is about and
+ * one line of text (no newline) that starts with or names that variable.
+ * A value is quoted only when it is not a secret, cut and made printable. */
+enum config_problem { CONFIG_ERROR, CONFIG_WARNING };
+typedef void config_report_fn(void *ctx, enum config_problem kind, const char *name, const char *line);
+
+/* Lines passed to a config_report_fn are at most this long (cut beyond). */
+#define CONFIG_LINE_MAX 512
+/* Names longer than this are never compared with the settings' names
+ * (bounds the cost of the edit distance; no setting is near so long). */
+#define CONFIG_NAME_MAX 128
+
+/* Reads the environment into *cfg, reporting every bad value through
+ * report (in the order config_load checks them). Returns the number of
+ * errors: 0 and a cfg to config_free(), or more and nothing to free. */
+int config_read(struct config *cfg, config_report_fn *report, void *ctx);
+
 /* Reads the environment into *cfg. On a bad value returns -1 and writes one
- * line naming the variable into err (nothing to free then). */
+ * line naming the variable into err (the first bad value, as serve reports
+ * it; nothing to free then). */
 int config_load(struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 void config_print_help(FILE *out);
+
+/* The settings: the name of the i-th variable config reads, NULL past the
+ * last. Numeric ones first, in --help's order. */
+const char *config_setting_name(size_t i);
+bool config_is_setting(const char *name);
+
+/* The setting a misspelt name was meant to be, or NULL: the closest one by
+ * edit distance (case ignored, a swap of two neighbouring letters is one
+ * edit) within 1 edit for settings shorter than 6 letters and 2 for longer
+ * ones; names under 4 letters never match. A TOGGLEMASTER_ prefix is
+ * looked through (TOGGLEMASTER_PORT: PORT). */
+const char *config_suggest(const char *name);
+
+/* Warns about every NAME=value in env (an environ-style array) whose name
+ * is not a setting but looks like one: near a setting (config_suggest), or
+ * starting with TOGGLEMASTER_ or DB_. Other software's variables are left
+ * alone: libpq's PG*, OpenSSL's SSL_CERT_FILE and SSL_CERT_DIR, and the
+ * service links Kubernetes adds (DB_SERVICE_HOST, DB_PORT_5432_TCP ...).
+ * Values are never quoted. Returns the number of warnings. */
+int config_check_names(char *const *env, config_report_fn *report, void *ctx);
 
 /* Parses a decimal integer in [min,max]; the whole string must be used. */
 int config_parse_int(const char *text, long min, long max, long *out);

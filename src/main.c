@@ -1,6 +1,6 @@
 /*
  * main — the command line: serve (default), migrate, init-db, import,
- * export, keys, routes, version, help.
+ * export, keys, routes, check-config, version, help.
  *
  * Owns: process start-up and shutdown order, and the wiring: `serve`
  * builds the server context (app.h) in dependency order — store, snapshot
@@ -25,6 +25,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "config.h"
+#include "envcheck.h"
 #include "flagfile.h"
 #include "insights.h"
 #include "keycmd.h"
@@ -32,10 +33,7 @@
 #include "log.h"
 #include "store/store.h"
 #include "sync.h"
-
-#ifndef TM_VERSION
-#define TM_VERSION "0.0.0-dev"
-#endif
+#include "version.h"
 
 /* `migrate` waits this long for a database that is still starting (a
  * container entrypoint may run it the moment the database container is up). */
@@ -360,7 +358,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
-        printf("togglemaster %s\n", TM_VERSION);
+        printf("togglemaster %s (git %s)\n", TM_VERSION, TM_GIT_REVISION);
         return 0;
     }
     bool flagfile = strcmp(command, "import") == 0 || strcmp(command, "export") == 0;
@@ -369,6 +367,8 @@ int main(int argc, char **argv)
         api_print_routes(stdout);
         return 0;
     }
+    if (strcmp(command, "check-config") == 0)
+        return envcheck_run(argc, argv);
     if ((argc > 2 && !flagfile && !keys) || (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
                                              strcmp(command, "init-db") != 0 && !flagfile && !keys)) {
         fprintf(stderr, "togglemaster: unknown command '%s' (try: togglemaster --help)\n", command);
@@ -379,6 +379,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(cfg.log_level, cfg.log_format);
+    if (strcmp(command, "serve") == 0)
+        envcheck_log_warnings();
     if (strcmp(command, "serve") == 0)
         rc = run_serve(&cfg);
     else if (flagfile)

@@ -18,7 +18,8 @@
 #   DEBIAN/{control,conffiles,md5sums,postinst,prerm,postrm}
 # Depends comes from dpkg-shlibdeps (plus adduser, used by postinst).
 #
-# Environment: DEB_VERSION (default: VERSION from the Makefile), TM_BINARY,
+# Environment: DEB_VERSION (default: the Makefile's RELEASE_VERSION, the
+# binary's version and git revision as VERSION+gREVISION), TM_BINARY,
 # SOURCE_DATE_EPOCH (default: the last commit's time; every timestamp in the
 # package, so rebuilding the same tree gives the same .deb).
 set -euo pipefail
@@ -27,8 +28,8 @@ top=$PWD
 src=packaging/deb
 out=build/deb
 
-version=${DEB_VERSION:-$(sed -n 's/^VERSION *:= *\([^ ]*\).*/\1/p' Makefile)}
-[ -n "$version" ] || { echo "deb: no VERSION in the Makefile" >&2; exit 1; }
+version=${DEB_VERSION:-$(make -s --no-print-directory release-version)}
+[ -n "$version" ] || { echo "deb: no version from the Makefile" >&2; exit 1; }
 arch=$(dpkg --print-architecture)
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 umask 022

@@ -49,10 +49,22 @@ first; the systemd unit does so before every start.
 .SH COMMANDS
 ROFF
 
-# COMMANDS: "  name   description" lines under "Commands:".
+# COMMANDS: under "Commands:", an entry starts two spaces in: its synopsis,
+# then (after two or more spaces) the start of its description, which goes
+# on in the lines indented further ("  keys revoke ID" / "      revoke ...").
 awk "$esc"'
-  /^Commands:/ { on = 1; next } on && /^$/ { exit }
-  on && /^  [a-z]/ { name = $1; sub(/^  [^ ]+ +/, ""); printf ".TP\n.B %s\n%s\n", name, esc($0) }' <<<"$help"
+  function flush() { if (syn != "") printf ".TP\n.B %s\n%s\n", esc(syn), esc(text); syn = text = "" }
+  /^Commands:/ { on = 1; next }
+  !on { next }
+  /^$/ { flush(); exit }
+  /^  [a-z]/ {
+    flush(); line = substr($0, 3)
+    if (match(line, /   */)) { syn = substr(line, 1, RSTART - 1); text = substr(line, RSTART + RLENGTH) }
+    else { syn = line; text = "" }
+    next
+  }
+  { s = $0; sub(/^ +/, "", s); text = (text == "" ? s : text " " s) }
+  END { flush() }' <<<"$help"
 
 echo ".SH ENVIRONMENT"
 # ENVIRONMENT: entries start two spaces in with the variable name(s);

@@ -113,6 +113,10 @@ long http_server_connections(const struct http_server *server);
 /* Re-reads the TLS certificate and key; connections keep the ones they
  * began with. 0, or -1 with a message (the old ones stay in use). */
 int http_server_reload_tls(struct http_server *server, char *err, size_t errlen);
+/* Loads a TLS certificate chain and key as http_server_start() would and
+ * drops them again: 0, or -1 with a message naming TLS_CERT_FILE or
+ * TLS_KEY_FILE (for `togglemaster check-config`). */
+int http_tls_check(const char *cert_file, const char *key_file, char *err, size_t errlen);
 
 /* ---- reading a request -------------------------------------------------- */
 

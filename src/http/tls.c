@@ -103,6 +103,16 @@ struct tls *tls_create(const char *cert_file, const char *key_file, char *err, s
     return tls;
 }
 
+int http_tls_check(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = context_from_files(cert_file, key_file, err, errlen);
+
+    if (ctx == NULL)
+        return -1;
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
 int tls_reload(struct tls *tls, char *err, size_t errlen)
 {
     SSL_CTX *fresh = context_from_files(tls->cert_file, tls->key_file, err, errlen), *old;

@@ -3,8 +3,11 @@
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
+import subprocess
 import time
 import unittest
 
@@ -31,9 +34,11 @@ class Commands(TMTestCase):
             self.assertIn(default, r.stdout, "--help does not show default %s: %r" % (default, r))
 
     def test_version(self):
+        """The release number and the git revision the binary was built from
+        (the same in the .deb and the image: tests/release/run.sh)."""
         r = run_cmd(["version"], None)
         self.assertEqual(r.returncode, 0, repr(r))
-        self.assertTrue(r.stdout.strip(), "version prints nothing: %r" % r)
+        self.assertRegex(r.stdout, r"^togglemaster \d+\.\d+\.\d+ \(git ([0-9a-f]{7,40}|unknown)\)\n$", repr(r))
 
     def test_unknown_command_exit_2(self):
         r = run_cmd(["frobnicate"], sqlite_url())
@@ -57,6 +62,22 @@ class Commands(TMTestCase):
         self.assertEqual(r.returncode, 0, repr(r))
         with Server(db) as s:
             self.assertStatus(s.post("/flags", {"name": "x"}), 201)
+
+    def test_serve_does_not_migrate(self):
+        """Build, release, run: serve only runs. On a database nobody has
+        migrated it serves /health, keeps /ready at 503 and creates nothing;
+        the one-off `migrate` then applies every migration, and the running
+        server becomes ready without a restart."""
+        db = new_database("nomigrate")
+        with Server(db, wait="health") as s:
+            time.sleep(1.5)     # the first load is retried every second
+            self.assertError(s.get("/ready"), 503, "serve on an unmigrated database: ")
+            r = run_cmd(["migrate"], db)
+            self.assertEqual(r.returncode, 0, repr(r))
+            applied = [json.loads(l) for l in r.stdout.splitlines() if '"migrations applied"' in l]
+            self.assertTrue(applied and applied[0]["applied"] > 0, "serve had migrated already: %r" % r)
+            s.wait_for("/ready", timeout=5)
+            stop_and_check(self, s)
 
     def test_serve_is_the_default_command(self):
         db = new_database("default")
@@ -126,6 +147,185 @@ class ConfigErrors(TMTestCase):
 
     def test_bad_database_url_for_migrate_exit_2(self):
         self.check_bad({"DATABASE_URL": "mysql://x"}, "DATABASE_URL", args=("migrate",))
+
+
+# What a shell, systemd, a container runtime, Kubernetes, make and CI put in
+# the environment: none of it may be taken for a misspelt setting.
+ORDINARY_ENV = {
+    "PATH": "/usr/bin:/bin", "HOME": "/root", "PWD": "/", "OLDPWD": "/tmp", "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8", "TERM": "xterm-256color", "SHELL": "/bin/bash", "USER": "root", "LOGNAME": "root",
+    "HOSTNAME": "app-1", "HOST": "app-1", "TZ": "UTC", "TMPDIR": "/tmp", "SHLVL": "1", "MAIL": "/var/mail/root",
+    "EDITOR": "vi", "PAGER": "less", "MAKEFLAGS": "-j8", "MAKELEVEL": "1", "MFLAGS": "-j8",
+    "INVOCATION_ID": "0123", "JOURNAL_STREAM": "8:1234", "NOTIFY_SOCKET": "/run/systemd/notify",
+    "STATE_DIRECTORY": "/var/lib/togglemaster", "MIGRATE_ON_START": "true", "POSTGRES_USER": "tm",
+    "POSTGRES_PASSWORD": "change-me", "POSTGRES_DB": "tm", "SSL_CERT_FILE": "/etc/ssl/certs/ca.pem",
+    "SSL_CERT_DIR": "/etc/ssl/certs", "PGPORT": "5433", "PGSSLMODE": "require", "HTTP_PROXY": "http://proxy:3128",
+    "NO_PROXY": "localhost", "KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_PORT": "tcp://10.0.0.1:443",
+    # Kubernetes service links of Services named db and togglemaster
+    "DB_SERVICE_HOST": "10.0.0.5", "DB_SERVICE_PORT": "5432", "DB_PORT_5432_TCP": "tcp://10.0.0.5:5432",
+    "DB_PORT_5432_TCP_ADDR": "10.0.0.5", "DB_PORT_5432_TCP_PORT": "5432", "DB_PORT_5432_TCP_PROTO": "tcp",
+    "TOGGLEMASTER_SERVICE_HOST": "10.0.0.9", "TOGGLEMASTER_PORT": "tcp://10.0.0.9:5000",
+    "TOGGLEMASTER_SERVICE_PORT_HTTP": "5000",
+}
+
+
+def help_variables():
+    """Every variable `togglemaster --help` documents."""
+    r = run_cmd(["--help"], None)
+    names = set()
+    for line in r.stdout.splitlines():
+        m = re.match(r"^  ([A-Z][A-Z0-9_]*(?:, [A-Z][A-Z0-9_]*)*)", line)
+        if m:
+            names.update(m.group(1).split(", "))
+    return names
+
+
+class CheckConfig(TMTestCase):
+    """`togglemaster check-config`: the whole environment as serve reads it,
+    one line per problem, exit 2 on any error; warnings for names that look
+    like settings but are not. It never contacts the database."""
+
+    def check(self, env, database_url=None, cwd=None):
+        return run_cmd(["check-config"], database_url or sqlite_url("check"), env, timeout=10, cwd=cwd)
+
+    def lines(self, text, prefix):
+        return [l for l in text.splitlines() if l.startswith(prefix)]
+
+    def test_listed_in_help(self):
+        r = run_cmd(["--help"], None)
+        self.assertIn("check-config", r.stdout)
+
+    def test_valid_environment_exits_0_with_one_summary_line(self):
+        r = self.check({"PORT": "8081", "THREADS": "2"})
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertEqual(r.stderr, "", repr(r))
+        out = r.stdout.splitlines()
+        self.assertEqual(len(out), 1, repr(r))
+        self.assertTrue(out[0].startswith("configuration ok: sqlite "), repr(r))
+        self.assertIn("127.0.0.1:8081", out[0])
+
+    def test_database_is_not_contacted_and_its_password_not_shown(self):
+        url = "postgres://app:s3cret-pw@db.invalid:5432/flags?sslmode=require"
+        t0 = time.monotonic()
+        r = self.check({}, database_url=url)
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertIn("configuration ok: postgres postgres://app:***@db.invalid:5432/flags", r.stdout)
+        self.assertIn("not contacted", r.stdout)
+        self.assertNotIn("s3cret", r.stdout + r.stderr)
+        self.assertLess(time.monotonic() - t0, 5)
+        legacy = {"DATABASE_URL": None, "DB_HOST": "db.invalid", "DB_NAME": "flags", "DB_USER": "app",
+                  "DB_PASSWORD": "s3cret-pw"}
+        r = run_cmd(["check-config"], None, legacy, timeout=10)
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertIn("host='db.invalid'", r.stdout)
+        self.assertNotIn("s3cret", r.stdout + r.stderr)
+
+    def test_several_bad_values_give_one_line_each_and_exit_2(self):
+        env = {"PORT": "abc", "THREADS": "0", "LOG_LEVEL": "loud", "BIND": "localhost",
+               "AUTH_REQUIRED": "maybe", "ADMIN_TOKEN": "short-s3cret", "DB_CONNECT_TIMEOUT": "-5"}
+        r = self.check(env, database_url="mysql://x")
+        self.assertEqual(r.returncode, 2, repr(r))
+        errors = self.lines(r.stderr, "error: ")
+        self.assertEqual(len(errors), len(env) + 1, repr(r))
+        self.assertEqual(len(r.stderr.splitlines()), len(errors), "one line per problem: %r" % r)
+        for var in list(env) + ["DATABASE_URL"]:
+            self.assertEqual(len([l for l in errors if l.startswith("error: %s:" % var)]), 1, var + repr(r))
+        self.assertNotIn("s3cret", r.stderr, "a secret was echoed")
+        self.assertEqual(r.stdout, "", repr(r))
+
+    def test_serve_still_stops_at_the_first_error(self):
+        r = run_cmd(["serve"], sqlite_url(), {"PORT": "abc", "THREADS": "0"}, timeout=10)
+        self.assertEqual(r.returncode, 2, repr(r))
+        self.assertEqual(r.stderr.strip().splitlines(), ["togglemaster: PORT: invalid value 'abc' "
+                                                         "(expected an integer from 1 to 65535)"])
+
+    def test_misspelt_setting_warns_with_the_suggestion(self):
+        r = self.check({"DB_HOTS": "db.internal", "PROT": "8080", "LOGLEVEL": "debug"})
+        self.assertEqual(r.returncode, 0, "warnings do not fail the check: %r" % r)
+        warnings = self.lines(r.stderr, "warning: ")
+        self.assertIn("warning: DB_HOTS is not a ToggleMaster setting; did you mean DB_HOST?", warnings)
+        self.assertIn("warning: PROT is not a ToggleMaster setting; did you mean PORT?", warnings)
+        self.assertIn("warning: LOGLEVEL is not a ToggleMaster setting; did you mean LOG_LEVEL?", warnings)
+        self.assertEqual(len(warnings), 3, repr(r))
+        self.assertNotIn("db.internal", r.stderr, "values are not shown")
+        self.assertTrue(r.stdout.startswith("configuration ok (3 warnings): sqlite "), repr(r))
+
+    def test_unknown_db_and_togglemaster_variables_warn(self):
+        r = self.check({"DB_SCHEMA": "public", "TOGGLEMASTER_MODE": "fast", "DB_PASS": "x"})
+        self.assertEqual(r.returncode, 0, repr(r))
+        warnings = self.lines(r.stderr, "warning: ")
+        self.assertEqual(len(warnings), 3, repr(r))
+        for var in ("DB_SCHEMA", "TOGGLEMASTER_MODE", "DB_PASS"):
+            self.assertTrue(any(l.startswith("warning: %s is not a ToggleMaster setting" % var) for l in warnings),
+                            var + repr(r))
+
+    def test_ordinary_environment_never_warns(self):
+        r = self.check(ORDINARY_ENV)
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertEqual(r.stderr, "", "false positives: %r" % r)
+
+    def test_every_variable_in_help_is_a_setting(self):
+        """--help and the settings check-config knows are one list: each
+        variable --help documents, set (empty: its default), is no warning."""
+        names = help_variables()
+        self.assertGreater(len(names), 40, names)
+        cwd = tmpdir("helpvars")
+        os.mkdir(os.path.join(cwd, "data"))
+        r = run_cmd(["check-config"], None, {n: "" for n in names}, cwd=cwd, timeout=10)
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertEqual(r.stderr, "", repr(r))
+
+    def test_sqlite_directory_that_serve_would_need(self):
+        cwd = tmpdir("nodata")
+        r = run_cmd(["check-config"], None, {"DATABASE_URL": None}, cwd=cwd, timeout=10)
+        self.assertEqual(r.returncode, 2, repr(r))
+        self.assertEqual(self.lines(r.stderr, "error: "), r.stderr.splitlines(), repr(r))
+        self.assertIn("error: DATABASE_URL: the SQLite database's directory './data' is not there", r.stderr)
+        os.mkdir(os.path.join(cwd, "data"))
+        r = run_cmd(["check-config"], None, {"DATABASE_URL": None}, cwd=cwd, timeout=10)
+        self.assertEqual(r.returncode, 0, repr(r))
+
+    @unittest.skipIf(shutil.which("openssl") is None, "openssl command not installed")
+    def test_tls_files_are_loaded_as_serve_loads_them(self):
+        d = tmpdir("checktls")
+        for name in ("a", "b"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=localhost", "-keyout", name + ".key", "-out", name + ".pem"],
+                           cwd=d, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        with open(os.path.join(d, "garbage.pem"), "w") as f:
+            f.write("not a certificate\n")
+        path = lambda name: os.path.join(d, name)  # noqa: E731
+        r = self.check({"TLS_CERT_FILE": path("a.pem"), "TLS_KEY_FILE": path("a.key")})
+        self.assertEqual(r.returncode, 0, repr(r))
+        self.assertIn(" https on ", r.stdout)
+        cases = [({"TLS_CERT_FILE": "/nonexistent.pem", "TLS_KEY_FILE": "/nonexistent.key"},
+                  ["TLS_CERT_FILE", "TLS_KEY_FILE"]),
+                 ({"TLS_CERT_FILE": path("garbage.pem"), "TLS_KEY_FILE": path("a.key")}, ["TLS_CERT_FILE"]),
+                 ({"TLS_CERT_FILE": path("a.pem"), "TLS_KEY_FILE": path("b.key")}, ["TLS_KEY_FILE"]),
+                 ({"TLS_CERT_FILE": d, "TLS_KEY_FILE": path("a.key")}, ["TLS_CERT_FILE"])]
+        for env, names in cases:
+            with self.subTest(env=env):
+                r = self.check(env)
+                self.assertEqual(r.returncode, 2, repr(r))
+                errors = self.lines(r.stderr, "error: ")
+                self.assertEqual([l.split(":")[1].strip() for l in errors], names, repr(r))
+
+    def test_extra_argument_is_a_usage_error(self):
+        r = run_cmd(["check-config", "--frobnicate"], sqlite_url(), timeout=10)
+        self.assertEqual(r.returncode, 2, repr(r))
+        self.assertIn("--frobnicate", r.stderr)
+
+    def test_serve_logs_the_warnings_and_starts(self):
+        db = new_database("warnserve")
+        migrate(db)
+        with Server(db, env={"DB_HOTS": "db.internal", "DB_SCHEMA": "public"}) as s:
+            self.assertStatus(s.get("/health"), 200)
+            stop_and_check(self, s)
+            warnings = [o for o in s.logs() if o.get("level") == "warn" and "variable" in o]
+        self.assertEqual(sorted(o["variable"] for o in warnings), ["DB_HOTS", "DB_SCHEMA"], s.output_tail())
+        hots = [o for o in warnings if o["variable"] == "DB_HOTS"][0]
+        self.assertEqual(hots["message"], "DB_HOTS is not a ToggleMaster setting; did you mean DB_HOST?")
+        self.assertNotIn("db.internal", s.stdout_text())
 
 
 class Logging(TMTestCase):

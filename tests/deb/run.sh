@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/deb/run.sh -- check the Debian package, as `make deb-test` runs it
 # (as root: it mounts and chroots). Uses build/deb/togglemaster_*.deb, built
-# by packaging/deb/build.sh first if there is none.
+# by packaging/deb/build.sh first if there is none, or TM_DEB=path (the
+# released one: dist/togglemaster_<release>_amd64.deb from `make release`).
 #
 #   1. the unit: `systemd-analyze verify` against the package's own files
 #      (binary, man page for Documentation=) must exit 0 and print nothing;
@@ -57,7 +58,10 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
 debs=(build/deb/togglemaster_*.deb)
-if [ ! -f "${debs[0]}" ]; then
+if [ -n "${TM_DEB:-}" ]; then
+  debs=("$TM_DEB")
+  [ -f "$TM_DEB" ] || { fail "TM_DEB=$TM_DEB is not a file"; finish; }
+elif [ ! -f "${debs[0]}" ]; then
   packaging/deb/build.sh || { fail "packaging/deb/build.sh"; finish; }
   debs=(build/deb/togglemaster_*.deb)
 fi
@@ -199,8 +203,15 @@ phase install
 
 status=$(in_root dpkg-query -W -f='${Status}' togglemaster 2>/dev/null)
 check "dpkg status: install ok installed" test "$status" = "install ok installed"
-check "togglemaster version runs in the clean system (libraries resolved)" \
-  bash -c "chroot '$root' /usr/bin/togglemaster version | grep -q '^togglemaster $(dpkg-deb -f "$deb" Version)'"
+# The package's version is the binary's VERSION+gREVISION (make release).
+deb_version=$(dpkg-deb -f "$deb" Version)
+case $deb_version in
+  *+g*) want_version="togglemaster ${deb_version%+g*} (git ${deb_version##*+g})" ;;
+  *) want_version="togglemaster $deb_version (git " ;;
+esac
+got_version=$(chroot "$root" /usr/bin/togglemaster version 2>&1)
+check "togglemaster version runs in the clean system and matches the package's $deb_version ($got_version)" \
+  bash -c '[[ $1 == "$2"* ]]' _ "$got_version" "$want_version"
 
 IFS=: read -r _ _ uid gid _ home shell < <(in_root getent passwd togglemaster)
 check "system user togglemaster (uid ${uid:-none} < 1000, home $home, shell $shell)" \
@@ -276,6 +287,9 @@ for pre in "${u_pre[@]}"; do
 done
 as_service "${u_pre[0]}" >>"$work/migrate.log" 2>&1
 check "ExecStartPre run again (idempotent) exits 0" test $? -eq 0
+out=$(as_service "/usr/bin/togglemaster check-config" 2>&1)
+check "togglemaster check-config as $u_user with the package's env file: ok, no warning ($out)" \
+  bash -c '[[ $1 == "configuration ok: sqlite /var/lib/togglemaster/togglemaster.db "* && $1 != *warning* ]]' _ "$out"
 
 start_service() {  # start ExecStart in the background, wait for /ready
   service_cmd "$u_start"

@@ -2,8 +2,11 @@
  * into values for every variable config_load() reads, in the order of
  * `names` below; a missing field leaves its variable unset. Whatever the
  * values, config_load() must return 0 or -1 with a one-line message and
- * never overflow (under ASan+UBSan). Masking passwords is checked with
- * known inputs in tests/unit/test_config.c. */
+ * never overflow (under ASan+UBSan); config_read() reports the same as
+ * one-line problems. The whole input is also one environment entry for
+ * config_check_names() (names near the settings: the edit distance).
+ * Masking passwords is checked with known inputs in
+ * tests/unit/test_config.c. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,14 @@ static const char *const names[] = {
     "MAX_HEADER_BYTES", "MAX_BODY_BYTES", "MAX_UNSENT_MB", "TLS_CERT_FILE", "TLS_KEY_FILE",
 };
 #define NAME_COUNT (sizeof names / sizeof names[0])
+
+static void one_line(void *ctx, enum config_problem kind, const char *name, const char *line)
+{
+    (void)ctx;
+    (void)kind;
+    if (strchr(line, '\n') != NULL || strlen(line) >= CONFIG_LINE_MAX || strlen(name) > CONFIG_NAME_MAX)
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             start = i + 1;
         }
     }
+    {
+        char *env[] = {copy, NULL};
+        config_check_names(env, one_line, NULL);
+    }
+    if (config_read(&cfg, one_line, NULL) == 0)
+        config_free(&cfg);
     if (config_load(&cfg, err, sizeof err) == 0) {
         if (cfg.database_display == NULL || cfg.database == NULL)
             abort();

@@ -11,7 +11,11 @@
 #      names resolve to); the slim one gets the official image's dpkg
 #      excludes. Both point apt at bookworm, -updates and -security.
 #   3. `buildah bud --isolation chroot --pull=never --format docker` builds
-#      the Dockerfile (docker format: OCI has no HEALTHCHECK).
+#      the Dockerfile (docker format: OCI has no HEALTHCHECK). Steps 2 and 3
+#      are packaging/image/buildah.sh, which `make release` builds with too.
+#      With TM_IMAGE_ARCHIVE=dist/togglemaster-<version>.docker.tar (what
+#      `make release` wrote) the image is loaded from it instead, so the
+#      released image itself is what the rest checks.
 #   4. Image config (user, port, health check, stop signal, entrypoint) and
 #      content (no build tools, every library resolves, data dir ownership)
 #      are checked; the size is reported.
@@ -35,8 +39,6 @@ cd "$(dirname "$0")/../.." || exit 2
 
 LOG=build/image-test
 IMAGE=localhost/togglemaster:test
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-${MIRROR%/debian}/debian-security}
 START=$SECONDS
 passed=0 failed=0
 
@@ -153,114 +155,54 @@ PY
 compose_checks
 
 # --------------------------------------------------------- buildah storage
-driver_works() { # driver_works DRIVER: a container can be made and mounted
-  local b=(buildah --root "$work/probe-$1" --runroot "$work/probe-$1-run" --storage-driver "$1") c
-  c=$("${b[@]}" from scratch 2>>"$LOG/storage-probe.log") || return 1
-  "${b[@]}" mount "$c" >>"$LOG/storage-probe.log" 2>&1 || { "${b[@]}" rm "$c" >/dev/null 2>&1; return 1; }
-  "${b[@]}" umount "$c" >/dev/null 2>&1
-  "${b[@]}" rm "$c" >/dev/null 2>&1
-}
-driver=${TM_STORAGE_DRIVER:-}
-if [ -z "$driver" ]; then
-  if driver_works overlay; then driver=overlay; else driver=vfs; fi
-fi
-B=(buildah --root "$work/storage" --runroot "$work/run" --storage-driver "$driver")
-note "buildah $(buildah --version | awk '{print $3}'), storage driver $driver, storage in $work"
+# shellcheck source=packaging/image/buildah.sh
+. packaging/image/buildah.sh
+image_storage "$work" "$LOG/storage-probe.log"
+note "buildah $(buildah --version | awk '{print $3}'), storage driver $IMAGE_DRIVER, storage in $work"
 
-# ------------------------------------------------------------ base images
-t=$SECONDS
-tarball=$(tests/lib/bookworm-rootfs.sh) || fatal "debootstrap bookworm rootfs (tests/lib/bookworm-rootfs.sh)"
-note "rootfs tarball: $((SECONDS - t)) s"
-
-# apt sources as the official images have them (deb822), and their apt
-# settings: no .deb cache, no translations
-configure_apt() {
-  local m=$1
-  rm -f "$m/etc/apt/sources.list"
-  cat >"$m/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: $MIRROR
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $SECURITY_MIRROR
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  cat >"$m/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-EOF
-  echo 'Acquire::Languages "none";' >"$m/etc/apt/apt.conf.d/docker-no-languages"
-  echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$m/etc/apt/apt.conf.d/docker-autoremove-suggests"
-}
-
-# what the official -slim variant drops, and keeps dropping for later installs
-slimify() {
-  local m=$1
-  cat >"$m/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/groff/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/linda/*
-path-exclude /usr/share/lintian/overrides/*
-path-exclude /usr/share/locale/*
-path-exclude /usr/share/man/*
-EOF
-  find "$m/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
-  find "$m/usr/share/doc" -mindepth 1 -type d -empty -delete
-  rm -rf "$m"/usr/share/groff/* "$m"/usr/share/info/* "$m"/usr/share/linda/* \
-    "$m"/usr/share/lintian/overrides/* "$m"/usr/share/locale/* "$m"/usr/share/man/*
-}
-
-make_base() { # make_base NAME [slim]
-  local name=$1 variant=${2:-} c m
-  c=$("${B[@]}" from scratch) || return 1
-  CTRS+=("$c")
-  m=$("${B[@]}" mount "$c") || return 1
-  # an image carries no device nodes, hostname or resolver: the runtime adds them
-  tar -C "$m" -xf "$tarball" --exclude='./dev/*' || return 1
-  : >"$m/etc/hostname"
-  rm -f "$m/etc/resolv.conf"
-  configure_apt "$m"
-  [ "$variant" = slim ] && slimify "$m"
-  "${B[@]}" umount "$c" >/dev/null || return 1
-  "${B[@]}" config --os linux --arch amd64 --cmd bash \
-    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c" || return 1
-  "${B[@]}" commit --quiet --rm "$c" "$name" >/dev/null || return 1
-  unset 'CTRS[-1]'
-}
-t=$SECONDS
-if ! make_base docker.io/library/debian:bookworm >>"$LOG/base-images.log" 2>&1 ||
-   ! make_base docker.io/library/debian:bookworm-slim slim >>"$LOG/base-images.log" 2>&1; then
-  cat "$LOG/base-images.log"
-  fatal "base images debian:bookworm and debian:bookworm-slim from the rootfs"
-fi
-ok "base images debian:bookworm and debian:bookworm-slim made locally ($((SECONDS - t)) s)"
-
-# ------------------------------------------------------------------ build
 version=$(sed -n 's/^VERSION *:= *//p' Makefile)
 revision=$(git rev-parse --short HEAD 2>/dev/null || true)
-t=$SECONDS
-if "${B[@]}" bud --isolation chroot --pull=never --format docker --layers=false \
-    --build-arg VERSION="$version" --build-arg REVISION="$revision" \
-    -f Dockerfile -t "$IMAGE" . >"$LOG/build.log" 2>&1; then
-  ok "buildah bud --isolation chroot --pull=never builds the Dockerfile ($((SECONDS - t)) s)"
+if [ -n "${TM_IMAGE_ARCHIVE:-}" ]; then
+  # ------------------------------------------------ the released image
+  # `make release` built it (with the same packaging/image/buildah.sh):
+  # test that very archive instead of building another.
+  t=$SECONDS
+  if id=$("${B[@]}" pull -q "docker-archive:$TM_IMAGE_ARCHIVE" 2>"$LOG/load.log") &&
+     "${B[@]}" tag "$id" "$IMAGE" 2>>"$LOG/load.log"; then
+    ok "image loaded from $TM_IMAGE_ARCHIVE, not rebuilt ($((SECONDS - t)) s)"
+  else
+    cat "$LOG/load.log"
+    fatal "load the image from $TM_IMAGE_ARCHIVE"
+  fi
 else
-  tail -40 "$LOG/build.log"
-  fatal "buildah bud builds the Dockerfile (log: $LOG/build.log)"
+  # ------------------------------------------------------------ base images
+  t=$SECONDS
+  tarball=$(tests/lib/bookworm-rootfs.sh) || fatal "debootstrap bookworm rootfs (tests/lib/bookworm-rootfs.sh)"
+  note "rootfs tarball: $((SECONDS - t)) s"
+  t=$SECONDS
+  if ! image_bases "$tarball" "$LOG/base-images.log"; then
+    cat "$LOG/base-images.log"
+    fatal "base images debian:bookworm and debian:bookworm-slim from the rootfs"
+  fi
+  ok "base images debian:bookworm and debian:bookworm-slim made locally ($((SECONDS - t)) s)"
+
+  # ------------------------------------------------------------------ build
+  t=$SECONDS
+  if image_build "$IMAGE" "$version" "$revision" "$LOG/build.log"; then
+    ok "buildah bud --isolation chroot --pull=never builds the Dockerfile, HEALTHCHECK kept ($((SECONDS - t)) s)"
+  else
+    tail -40 "$LOG/build.log"
+    fatal "buildah bud builds the Dockerfile with its HEALTHCHECK (log: $LOG/build.log)"
+  fi
 fi
-if grep -q 'HEALTHCHECK.*ignored' "$LOG/build.log"; then fail "the build kept the HEALTHCHECK"; fi
 
 # ------------------------------------------------------------- size, config
 size_of() { "${B[@]}" images --format '{{.Size}}' "$1" | head -1; }
-note "image size: $IMAGE $(size_of "$IMAGE") (base debian:bookworm-slim stand-in $(size_of docker.io/library/debian:bookworm-slim), debian:bookworm stand-in $(size_of docker.io/library/debian:bookworm))"
+if [ -n "${TM_IMAGE_ARCHIVE:-}" ]; then
+  note "image size: $IMAGE $(size_of "$IMAGE")"
+else
+  note "image size: $IMAGE $(size_of "$IMAGE") (base debian:bookworm-slim stand-in $(size_of docker.io/library/debian:bookworm-slim), debian:bookworm stand-in $(size_of docker.io/library/debian:bookworm))"
+fi
 "${B[@]}" inspect --type image "$IMAGE" >"$LOG/inspect.json"
 cfg=$(jq -c '.Docker.config' "$LOG/inspect.json")
 jqcheck() { # jqcheck DESCRIPTION FILTER [jq options]: FILTER true on the config
@@ -414,9 +356,15 @@ img_stop() {
 
 # pass-through commands
 out=$(img -- "$entry" version 2>&1)
-want="togglemaster $version${revision:++g$revision}"
+want="togglemaster $version (git ${revision:-unknown})"
 check "entrypoint passes 'version' through ($out)" test "$out" = "$want"
 check "entrypoint passes '--help' through" bash -c 'grep -q "DATABASE_URL" <<<"$1"' _ "$(img -- "$entry" --help 2>&1)"
+out=$(img -- "$entry" check-config 2>&1)
+check "entrypoint passes 'check-config' through: the image's environment is valid ($out)" \
+  bash -c '[[ $1 == "configuration ok: sqlite ./data/togglemaster.db "* ]]' _ "$out"
+out=$(img DB_HOTS=db -- "$entry" check-config 2>&1)
+check "check-config in the image warns about DB_HOTS" \
+  grep -q '^warning: DB_HOTS is not a ToggleMaster setting; did you mean DB_HOST?$' <<<"$out"
 out=$(img -- "$entry" sh -c 'echo "$(id -u):$(id -g) $PWD"' 2>&1)
 check "other commands run as given, as $uid:$gid in $workdir ($out)" test "$out" = "$uid:$gid $workdir"
 check "the image user can write $workdir/data" img -- "$entry" sh -c ': >data/.probe && rm data/.probe'

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The real binary under valgrind memcheck: serve the smoke test's sequence on
-# SQLite, stop with SIGTERM, and require exit 0 with no memory errors and no
-# definite or indirect leaks (--error-exitcode turns either into exit 9).
+# SQLite (with a misspelt variable in the environment, so the start-up
+# warning is logged too), stop with SIGTERM, and require exit 0 with no
+# memory errors and no definite or indirect leaks (--error-exitcode turns
+# either into exit 9). Then check-config on an environment with errors
+# (exit 2) and on a valid one with TLS files it loads (exit 0).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,9 +17,10 @@ trap cleanup EXIT
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export PORT=$port BIND=127.0.0.1 DATABASE_URL="sqlite://$work/vg.db" LOG_LEVEL=warn
 "$BIN" migrate >/dev/null || { echo "valgrind: 0 passed, 1 failed"; exit 1; }
-valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
-  --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
-  "$BIN" serve >"$work/serve.log" 2>"$work/valgrind.log" &
+# shellcheck disable=SC2054  # the commas are inside valgrind options
+VALGRIND=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect
+          --errors-for-leak-kinds=definite,indirect --error-exitcode=9)
+DB_HOTS=valgrind "${VALGRIND[@]}" "$BIN" serve >"$work/serve.log" 2>"$work/valgrind.log" &
 pid=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 
@@ -35,5 +39,20 @@ if [ $rc -eq 0 ]; then
 else
   failed=$((failed + 1)); echo "FAIL - exit $rc under valgrind"; cat "$work/valgrind.log"
 fi
+# check_config WANT_RC DESCRIPTION VAR=value...: check-config under valgrind
+check_config() {
+  local want=$1 what=$2 rc; shift 2
+  env "$@" "${VALGRIND[@]}" "$BIN" check-config >"$work/check.log" 2>"$work/check-valgrind.log"
+  rc=$?
+  if [ $rc -eq "$want" ]; then
+    passed=$((passed + 1)); echo "ok - check-config $what: exit $want, no memory errors, no leaks"
+  else
+    failed=$((failed + 1)); echo "FAIL - check-config $what: exit $rc (want $want)"; cat "$work/check-valgrind.log"
+  fi
+}
+check_config 2 "with bad values and a misspelt name" PORT=abc THREADS=0 DB_HOTS=x DATABASE_URL=mysql://x
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$work/key.pem" \
+  -out "$work/cert.pem" >/dev/null 2>&1
+check_config 0 "loading TLS files" TLS_CERT_FILE="$work/cert.pem" TLS_KEY_FILE="$work/key.pem"
 echo "valgrind: $passed passed, $failed failed"
 [ $failed -eq 0 ]
