@@ -45,14 +45,12 @@ all: $(BUILD)/togglemaster
 $(BUILD)/togglemaster: $(OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# main.c prints the version and api/ops.c reports it in /metrics: rebuild
-# them when the git revision moves.
-$(BUILD)/obj/src/main.o $(BUILD)/obj/src/api/ops.o: $(BUILD)/version.txt
+# Every source that includes version.h (main.c prints the version,
+# api/ops.c reports it in /metrics) is rebuilt when the version or the git
+# revision moves.
 $(BUILD)/version.txt: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(RELEASE_VERSION)' | cmp -s - $@ || echo '$(RELEASE_VERSION)' > $@
-# So is every other source that includes version.h, whose macros are the
-# version and the git revision.
 $(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -lE '"(\.\./)*version\.h"' $(SRC))): $(BUILD)/version.txt
 
 $(BUILD)/obj/%.o: %.c

@@ -21,11 +21,8 @@
 #include "../metrics.h"
 #include "../sync.h"
 #include "../text.h"
+#include "../version.h"
 #include "routes.h"
-
-#ifndef TM_VERSION
-#define TM_VERSION "0.0.0-dev"
-#endif
 
 #define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
 
@@ -50,19 +47,13 @@ static double monotonic_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The version and the git revision it was built from ("0.2.0+gf3e6970":
- * "0.2.0" and "f3e6970"; "unknown" outside a git tree). */
+/* The release number and the git revision it was built from (version.h). */
 static void build_labels(struct buf *out)
 {
-    const char *version = TM_VERSION, *plus = strstr(version, "+g");
-
     buf_str(out, "togglemaster_build_info{version=\"");
-    metrics_label_value(out, version, plus ? (size_t)(plus - version) : strlen(version));
+    metrics_label_value(out, TM_VERSION, strlen(TM_VERSION));
     buf_str(out, "\",revision=\"");
-    if (plus != NULL)
-        metrics_label_value(out, plus + 2, strlen(plus + 2));
-    else
-        buf_str(out, "unknown");
+    metrics_label_value(out, TM_GIT_REVISION, strlen(TM_GIT_REVISION));
     buf_str(out, "\"} 1\n");
 }
 
