@@ -80,6 +80,9 @@ run_step api-asan-postgres env "${san_env[@]}" TM_BINARY=build/asan/togglemaster
 # Two instances behind HAProxy restarted one at a time under load: no client
 # request may fail (SIGTERM's drain lets the load balancer move away first).
 run_step drill-rolling-restart env TM_BINARY=build/togglemaster $PY tests/drills/rolling_restart.py
+# One instance under continuous writes: SIGTERM (every answer a 2xx, exit 0),
+# kill -9 and a PostgreSQL restart; every acknowledged write must survive.
+run_step drill-write-load env TM_BINARY=build/togglemaster $PY tests/drills/write_load.py
 run_step node-openfeature bash tests/node/run.sh
 run_step sanitizer-reports sanitizer_reports
 run_step fuzz tests/fuzz/run.sh
