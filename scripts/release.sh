@@ -71,22 +71,14 @@ say "dist/$deb ($((SECONDS - t)) s)"
 t=$SECONDS
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/tm-release.XXXXXX")
 B=() CTRS=()
+# shellcheck source=packaging/image/buildah.sh
+. packaging/image/buildah.sh
 cleanup() {
   set +e
-  if [ ${#B[@]} -gt 0 ]; then
-    for c in "${CTRS[@]}"; do "${B[@]}" umount "$c" >/dev/null 2>&1; "${B[@]}" rm "$c" >/dev/null 2>&1; done
-    "${B[@]}" rm --all >/dev/null 2>&1
-  fi
-  # unmount whatever the storage driver left under $work, innermost first;
-  # --one-file-system keeps rm out of anything still mounted
-  awk -v w="$work/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m"; done
-  rm -rf --one-file-system "$work"
+  image_cleanup "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-# shellcheck source=packaging/image/buildah.sh
-. packaging/image/buildah.sh
 image_storage "$work" "$logs/storage-probe.log"
 tarball=$(tests/lib/bookworm-rootfs.sh) || die "debootstrap bookworm rootfs (tests/lib/bookworm-rootfs.sh)"
 image_bases "$tarball" "$logs/base-images.log" || {

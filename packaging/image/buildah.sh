@@ -21,14 +21,35 @@
 #       OCI format has no HEALTHCHECK) of ./Dockerfile, with the version and
 #       git revision as build arguments; tagged TAG.
 #
-# Working containers are appended to CTRS; the caller removes them (and its
-# storage directory) on exit. Each function returns non-zero on failure and
+#   image_cleanup DIR
+#       on exit: removes the working containers in CTRS and every image in
+#       the storage B names (kept with TM_IMAGE_KEEP=1), unmounts whatever
+#       the storage driver left under DIR, innermost first, and removes DIR.
+#
+# Working containers are appended to CTRS; the caller calls image_cleanup
+# on exit. Each function returns non-zero on failure and
 # leaves the reason in LOGFILE.
 # shellcheck shell=bash
 
 IMAGE_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 IMAGE_SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-${IMAGE_MIRROR%/debian}/debian-security}
 declare -a B CTRS
+
+image_cleanup() {
+  local work=$1 c
+  if [ ${#B[@]} -gt 0 ]; then
+    for c in "${CTRS[@]}"; do "${B[@]}" umount "$c" >/dev/null 2>&1; "${B[@]}" rm "$c" >/dev/null 2>&1; done
+    if [ "${TM_IMAGE_KEEP:-0}" = 1 ]; then
+      echo "# kept buildah storage: ${B[*]}" >&2
+      return
+    fi
+    "${B[@]}" rm --all >/dev/null 2>&1
+  fi
+  # --one-file-system keeps rm out of anything still mounted
+  awk -v w="$work/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m"; done
+  rm -rf --one-file-system "$work"
+}
 
 # image_driver_works DIR DRIVER LOGFILE: a container can be made and mounted
 image_driver_works() {

@@ -37,7 +37,6 @@ TM_KEEP_TMP=1 keeps the logs (instances', HAProxy's).
 
 import argparse
 import csv
-import faulthandler
 import http.client
 import io
 import json
@@ -57,6 +56,7 @@ sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
 
 import harness  # noqa: E402
 import pgserver  # noqa: E402
+from drill import Check, binary_or_fail, guard, log  # noqa: E402
 
 SUITE = "rolling-restart"
 DEADLINE_S = 120            # the whole drill, watchdog
@@ -140,28 +140,6 @@ backend be_write
     server tm1 127.0.0.1:{port1} track be_read/tm1
     server tm2 127.0.0.1:{port2} track be_read/tm2
 """
-
-
-class Check:
-    """Each check is one test of the closing `N passed, N failed` line."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def __call__(self, ok, what, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok    %s" % what, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL  %s%s" % (what, ("\n      " + detail.replace("\n", "\n      ")) if detail else ""),
-                  flush=True)
-        return ok
-
-
-def log(msg):
-    print("drill: %s" % msg, file=sys.stderr, flush=True)
 
 
 # --- HAProxy ---------------------------------------------------------------
@@ -479,30 +457,16 @@ def main():
     drain = opts.drain
 
     check = Check()
-    bin_path = harness.binary()
-    if not os.access(bin_path, os.X_OK):
-        print("%s: binary %s not found (set TM_BINARY)" % (SUITE, bin_path), file=sys.stderr)
-        print("%s: 0 passed, 1 failed" % SUITE)
+    if binary_or_fail(SUITE) is None:
         return 1
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
-    signal.signal(signal.SIGTERM, on_term)
-
     pg = hap = load = None
 
-    def watchdog():
-        time.sleep(DEADLINE_S)
-        sys.stderr.write("\n%s: exceeded %d s; aborting. Thread stacks:\n" % (SUITE, DEADLINE_S))
-        faulthandler.dump_traceback(all_threads=True)
-        harness.kill_all()
+    def cleanup():
         if hap is not None:
             hap.stop()
         if pg is not None:
             pg.cleanup()
-        print("%s: %d passed, %d failed" % (SUITE, check.passed, check.failed + 1), flush=True)
-        os._exit(1)
-    threading.Thread(target=watchdog, daemon=True).start()
+    guard(SUITE, DEADLINE_S, check, cleanup)
 
     t0 = time.monotonic()
     try:

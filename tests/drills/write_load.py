@@ -52,7 +52,6 @@ removed at the end, also on failure, Ctrl-C or SIGTERM; a watchdog ends a
 run that exceeds 150 s. TM_KEEP_TMP=1 keeps the instances' logs.
 """
 
-import faulthandler
 import json
 import os
 import random
@@ -71,6 +70,7 @@ sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
 
 import harness  # noqa: E402
 import pgserver  # noqa: E402
+from drill import Check, binary_or_fail, guard, log  # noqa: E402
 
 SUITE = "write-load drills"
 DEADLINE_S = 150            # the whole script, watchdog
@@ -99,28 +99,6 @@ UNANSWERED = "unanswered"   # sent; the connection closed or reset before any by
 BROKEN = "broken"           # part of an answer, or one that is not HTTP
 TIMEOUT = "timeout"         # no answer within CLIENT_TIMEOUT
 CONNECT_FAILED = "connect failed"   # another error while connecting
-
-
-class Check:
-    """Each check is one test of the closing `N passed, N failed` line."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def __call__(self, ok, what, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok    %s" % what, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL  %s%s" % (what, ("\n      " + detail.replace("\n", "\n      ")) if detail else ""),
-                  flush=True)
-        return ok
-
-
-def log(msg):
-    print("drill: %s" % msg, file=sys.stderr, flush=True)
 
 
 # --- a small HTTP/1.1 client ----------------------------------------------
@@ -706,28 +684,14 @@ def drill_pg_restart(check, backend):
 
 def main():
     check = Check()
-    bin_path = harness.binary()
-    if not os.access(bin_path, os.X_OK):
-        print("%s: binary %s not found (set TM_BINARY)" % (SUITE, bin_path), file=sys.stderr)
-        print("%s: 0 passed, 1 failed" % SUITE)
+    if binary_or_fail(SUITE) is None:
         return 1
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
-    signal.signal(signal.SIGTERM, on_term)
-
     state = {"pg": None}
 
-    def watchdog():
-        time.sleep(DEADLINE_S)
-        sys.stderr.write("\n%s: exceeded %d s; aborting. Thread stacks:\n" % (SUITE, DEADLINE_S))
-        faulthandler.dump_traceback(all_threads=True)
-        harness.kill_all()
+    def cleanup():
         if state["pg"] is not None:
             state["pg"].cleanup()
-        print("%s: %d passed, %d failed" % (SUITE, check.passed, check.failed + 1), flush=True)
-        os._exit(1)
-    threading.Thread(target=watchdog, daemon=True).start()
+    guard(SUITE, DEADLINE_S, check, cleanup)
 
     t0 = time.monotonic()
     sqlite_be = Backend("sqlite")

@@ -69,6 +69,8 @@ CTRS=()         # working containers to remove
 RUN_PID=        # the unshare process of a running image instance
 PG_PID=         # the pgserver.py process
 
+# shellcheck source=packaging/image/buildah.sh
+. packaging/image/buildah.sh
 cleanup() {
   set +e
   if [ -n "$RUN_PID" ]; then img_kill; wait "$RUN_PID" 2>/dev/null; fi
@@ -77,19 +79,7 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
     kill -TERM "$PG_PID" 2>/dev/null; wait "$PG_PID" 2>/dev/null
   fi
-  if [ ${#B[@]} -gt 0 ]; then
-    for c in "${CTRS[@]}"; do "${B[@]}" umount "$c" >/dev/null 2>&1; "${B[@]}" rm "$c" >/dev/null 2>&1; done
-    if [ "${TM_IMAGE_KEEP:-0}" = 1 ]; then
-      echo "# kept buildah storage: ${B[*]}" >&2
-      return
-    fi
-    "${B[@]}" rm --all >/dev/null 2>&1
-  fi
-  # unmount whatever the storage driver left under $work, innermost first;
-  # --one-file-system keeps rm out of anything still mounted
-  awk -v w="$work/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m"; done
-  rm -rf --one-file-system "$work"
+  image_cleanup "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -155,8 +145,6 @@ PY
 compose_checks
 
 # --------------------------------------------------------- buildah storage
-# shellcheck source=packaging/image/buildah.sh
-. packaging/image/buildah.sh
 image_storage "$work" "$LOG/storage-probe.log"
 note "buildah $(buildah --version | awk '{print $3}'), storage driver $IMAGE_DRIVER, storage in $work"
 

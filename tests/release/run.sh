@@ -68,15 +68,11 @@ check "sha256sum -c dist/SHA256SUMS" bash -c 'cd dist && sha256sum --quiet -c SH
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/tm-release-test.XXXXXX")
 B=() CTRS=()
+# shellcheck source=packaging/image/buildah.sh
+. packaging/image/buildah.sh
 cleanup() {
   set +e
-  if [ ${#B[@]} -gt 0 ]; then
-    for c in "${CTRS[@]}"; do "${B[@]}" umount "$c" >/dev/null 2>&1; "${B[@]}" rm "$c" >/dev/null 2>&1; done
-    "${B[@]}" rm --all >/dev/null 2>&1
-  fi
-  awk -v w="$work/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m"; done
-  rm -rf --one-file-system "$work"
+  image_cleanup "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -99,8 +95,6 @@ tag=$(field '.artifacts[] | select(.kind == "image") | .tag')
 repo_tags=$(tar -xOf "dist/$image" manifest.json 2>/dev/null | jq -r '[.[].RepoTags[]] | join(",")')
 check "$image is a docker-archive of $tag and nothing else (RepoTags: $repo_tags)" \
   test "$repo_tags" = "docker.io/library/$tag"
-# shellcheck source=packaging/image/buildah.sh
-. packaging/image/buildah.sh
 image_storage "$work" "$work/storage-probe.log"
 if ! id=$("${B[@]}" pull -q "docker-archive:dist/$image" 2>"$work/pull.log"); then
   cat "$work/pull.log"
