@@ -67,3 +67,22 @@ def guard(suite, deadline_s, check, cleanup):
         print("%s: %d passed, %d failed" % (suite, check.passed, check.failed + 1), flush=True)
         os._exit(1)
     threading.Thread(target=watchdog, daemon=True).start()
+
+
+def closing(suite, check, t0):
+    """Prints the time taken and the closing line; the exit status."""
+    print("%s: %.1f s" % (suite, time.monotonic() - t0), file=sys.stderr)
+    print("%s: %d passed, %d failed" % (suite, check.passed, check.failed), flush=True)
+    return 1 if check.failed else 0
+
+
+def run(suite, main):
+    """Runs main() as the script; an interrupt (Ctrl-C, SIGTERM) is one
+    failure, after the servers it started are killed."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        harness.kill_all()
+        print("%s: interrupted" % suite, file=sys.stderr)
+        print("%s: 0 passed, 1 failed" % suite)
+        sys.exit(130)

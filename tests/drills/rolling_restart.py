@@ -56,7 +56,7 @@ sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
 
 import harness  # noqa: E402
 import pgserver  # noqa: E402
-from drill import Check, binary_or_fail, guard, log  # noqa: E402
+from drill import Check, binary_or_fail, closing, guard, log, run  # noqa: E402
 
 SUITE = "rolling-restart"
 DEADLINE_S = 120            # the whole drill, watchdog
@@ -598,15 +598,8 @@ def main():
             hap.stop()
         if pg is not None:
             pg.cleanup()
-    print("%s: %.1f s" % (SUITE, time.monotonic() - t0), file=sys.stderr)
-    print("%s: %d passed, %d failed" % (SUITE, check.passed, check.failed), flush=True)
-    return 1 if check.failed else 0
+    return closing(SUITE, check, t0)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("%s: interrupted" % SUITE, file=sys.stderr)
-        print("%s: 0 passed, 1 failed" % SUITE)
-        sys.exit(130)
+    run(SUITE, main)
