@@ -3,15 +3,17 @@
  * export, keys, routes, check-config, version, help.
  *
  * Owns: process start-up and shutdown order, and the wiring: `serve`
- * builds the server context (app.h) in dependency order — store, snapshot
- * cell, store workers, sync thread, the API — and hands the API's handler
+ * builds the server context (app.h) in dependency order — metrics and
+ * usage counters, store, snapshot cell, store workers, sync thread, usage
+ * flusher, the API — and hands the API's handler
  * to the HTTP transport, which knows nothing else of the service. It then
  * waits for signals: SIGHUP reloads the flags and re-reads the TLS files;
  * SIGTERM first drains (SHUTDOWN_DRAIN: /ready answers 503 while
  * everything is still served, so load balancers move away); then SIGTERM
  * or SIGINT take everything down in reverse: stop accepting, let in-flight
- * requests finish (up to SHUTDOWN_TIMEOUT), stop the workers (answering what they
- * had queued), HTTP, sync, and close the store.
+ * requests finish (up to SHUTDOWN_TIMEOUT), stop the workers (answering
+ * what they had queued), HTTP, the usage flusher (which writes the last
+ * counts), sync, and close the store.
  */
 #include <errno.h>
 #include <jansson.h>
