@@ -50,6 +50,17 @@ static const struct api_route routes[] = {
 #define PATH_SCRATCH 4096
 
 #define NOT_LOADED "flags are not loaded from the database yet; retry shortly"
+/* Every 503 the API answers is for a moment (no flags yet, the database
+ * away, the queue full): Retry-After tells well-behaved clients to wait a
+ * second rather than retry at once, which in a database outage would
+ * otherwise be thousands of requests a second. */
+#define RETRY_AFTER_S "1"
+
+static void respond_503(struct http_request *req, const char *message)
+{
+    http_add_header(req, "Retry-After", RETRY_AFTER_S);
+    http_respond_error(req, 503, message);
+}
 
 struct api {
     struct app *app;
@@ -219,7 +230,7 @@ static bool authorize(struct api_call *call)
         /* Open, like the original: anyone may do anything. Until the
          * first load nobody knows whether keys exist: 503. */
         if (snapshot_cell_generation(app->snapshots) == 0) {
-            http_respond_error(req, 503, NOT_LOADED);
+            respond_503(req, NOT_LOADED);
             return false;
         }
         set_identity(&call->who, "anonymous", "anonymous (authentication off)", ROLE_ADMIN);
@@ -435,7 +446,7 @@ struct snapshot *api_snapshot_or_503(struct api_call *call)
     struct snapshot *snap = snapshot_acquire(call->app->snapshots);
 
     if (snap == NULL)
-        http_respond_error(call->req, 503, NOT_LOADED);
+        respond_503(call->req, NOT_LOADED);
     return snap;
 }
 
@@ -524,6 +535,7 @@ void api_reply_store_failure(struct api_job *job, struct store_conn *conn, enum 
         log_event(LOG_WARN, "store unavailable", fields);
         /* Usually nothing was written; when the database stopped answering
          * in the middle of a commit, nobody can know. */
+        http_add_header(job->req, "Retry-After", RETRY_AFTER_S);
         api_reply_error(reply, 503, "database unavailable; the change is not confirmed, retry shortly");
     } else {
         log_event(LOG_ERROR, "store error", fields);
@@ -560,7 +572,7 @@ static void job_cancel(struct worker_job *work, const char *why)
 {
     struct api_job *job = (struct api_job *)work;
 
-    http_respond_error(job->req, 503, why);
+    respond_503(job->req, why);
     if (job->cleanup != NULL)
         job->cleanup(job);
     free(job);

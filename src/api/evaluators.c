@@ -146,15 +146,9 @@ static void evaluator_job_run(struct api_job *base, struct store_conn *conn, str
         snprintf(message, sizeof message, "evaluator '%s' is in use by: %s", job->name, users);
         api_reply_error(reply, 409, message);
         return;
-    case STORE_UNAVAILABLE:
-        log_event(LOG_WARN, "store unavailable",
-                  json_pack("{s:s, s:s}", "request_id", base->req->request_id, "detail", store_conn_error(conn)));
-        api_reply_error(reply, 503, "database unavailable; the change is not confirmed, retry shortly");
-        return;
     default:
-        log_event(LOG_ERROR, "store error",
-                  json_pack("{s:s, s:s}", "request_id", base->req->request_id, "detail", store_conn_error(conn)));
-        api_reply_error(reply, 500, "internal error; see the server log for this request id");
+        /* 503 (the database away) or 500, logged and counted. */
+        api_reply_store_failure(base, conn, st, reply);
         return;
     }
 }

@@ -190,19 +190,9 @@ static void reply_failure(struct flag_job *job, enum store_status st, struct sto
     case STORE_INVALID:
         api_reply_error(reply, 400, job->error);
         return;
-    case STORE_UNAVAILABLE:
-        log_event(LOG_WARN, "store unavailable",
-                  json_pack("{s:s, s:s}", "request_id", job->base.req->request_id,
-                            "detail", store_conn_error(conn)));
-        /* Usually nothing was written; when the database stopped answering
-         * in the middle of a commit, nobody can know. */
-        api_reply_error(reply, 503, "database unavailable; the change is not confirmed, retry shortly");
-        return;
     default:
-        log_event(LOG_ERROR, "store error",
-                  json_pack("{s:s, s:s}", "request_id", job->base.req->request_id,
-                            "detail", store_conn_error(conn)));
-        api_reply_error(reply, 500, "internal error; see the server log for this request id");
+        /* 503 (the database away) or 500, logged and counted. */
+        api_reply_store_failure(&job->base, conn, st, reply);
         return;
     }
 }

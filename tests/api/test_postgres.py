@@ -185,6 +185,7 @@ class Outage(TMTestCase):
                 n = "during-outage-%d" % i
                 r, dt = self.timed(s.post, "/flags", {"name": n}, timeout=15)
                 self.assertError(r, 503, "POST during outage: ")
+                self.assertEqual(r.header("Retry-After"), "1", "a 503 says when to retry: %r" % r)
                 self.assertLess(dt, self.MAX_WAIT, "POST during outage took %.1fs" % dt)
                 rejected.append(n)
             r, dt = self.timed(s.put, "/flags/survivor", {"is_enabled": False}, timeout=15)
@@ -228,6 +229,9 @@ class Outage(TMTestCase):
         s.wait_for("/ready", timeout=5)
         for n in rejected:
             self.assertNoFlag(s, n, "a write answered 503 must not appear later: ")
+        from test_metrics import parse, value
+        errors = value(parse(s.get("/metrics").raw.decode()), "togglemaster_database_errors_total", kind="unavailable")
+        self.assertGreaterEqual(errors, 5, "the outage's failed writes are counted in /metrics")
         self.assertFlag(s, "other", False, "DELETE answered 503 must not have happened: ")
         names = {r[0] for r in pg.rows(pg_dbname(db), "SELECT name FROM flags")}
         self.assertEqual(names, {"survivor", "other", "after-outage"})
@@ -247,7 +251,9 @@ class Outage(TMTestCase):
             self.assertError(s.get("/ready"), 503, "/ready with the database down: ")
             # Nothing loaded yet: reads cannot answer from memory either.
             self.assertError(s.get("/flags"), 503, "GET /flags before the first load: ")
-            self.assertError(s.get("/flags/x"), 503, "GET /flags/x before the first load: ")
+            r = s.get("/flags/x")
+            self.assertError(r, 503, "GET /flags/x before the first load: ")
+            self.assertEqual(r.header("Retry-After"), "1", "a 503 says when to retry: %r" % r)
             r = s.post("/flags", {"name": "x"}, timeout=15)
             self.assertError(r, 503, "POST with the database down: ")
         finally:
