@@ -316,6 +316,15 @@ async function evaluateTemplate(text, vars, refs = {}) {
   return evalNode(astCache.get(src), { var: vars, refs });
 }
 
+// The same, synchronously, once the template's AST is cached (evaluateTemplate
+// on the same text caches it). Used for locals inside a running evaluation.
+function evaluateTemplateSync(text, vars, refs = {}) {
+  if (typeof text !== 'string') return text;
+  const src = `"${text}"`;
+  if (!astCache.has(src)) throw new Unsupported(`template not parsed yet: ${text}`);
+  return evalNode(astCache.get(src), { var: vars, refs });
+}
+
 // Runs every validation block of variable `name` with the given value.
 // Returns { ok, failed: [error_message...], errors: [evaluation errors] }.
 // A condition that errors rejects the value, as in Terraform.
@@ -366,6 +375,6 @@ function renderTemplate(src, vars) {
 }
 
 module.exports = {
-  loadDir, isExpr, exprText, references, evaluate, evaluateTemplate, validate, renderTemplate, unescapeHcl, parseCidr4,
+  loadDir, isExpr, exprText, references, evaluate, evaluateTemplate, evaluateTemplateSync, validate, renderTemplate, unescapeHcl, parseCidr4,
   Unsupported, EvalError,
 };

@@ -39,6 +39,8 @@ const HOSTNAME = 'flags.example.com';
 // characters), standing in for aws_secretsmanager_secret.*.arn.
 const ADMIN_ARN = 'arn:aws:secretsmanager:sa-east-1:123456789012:secret:togglemaster/admin-token-20250101000000000000000001-AbCdEf';
 const PUBLIC_DNS = 'ec2-203-0-113-7.sa-east-1.compute.amazonaws.com';
+const ALB_DNS = 'togglemaster-alb-1234567890.sa-east-1.elb.amazonaws.com'; // aws_lb.*.dns_name
+const ACM_ARN = 'arn:aws:acm:sa-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 
 let results = [];
 const checks = [];
@@ -53,8 +55,101 @@ const show = (v) => JSON.stringify(v);
 
 // ------------------------------------------------------------------ model
 
-let M; // merged model
+let M; // merged model, as planned in the mode being checked (see planView)
 let files; // [{name, text, json}]
+let VIEWS; // { single: model, ha: model }
+
+// ------------------------------------------------------------- the two modes
+//
+// var.mode picks one of two shapes. Each check runs on the model a plan in
+// one mode would build: resources whose count is 0 in that mode are left
+// out, and an attribute whose whole value is a conditional on the mode
+// (var.mode, or a local derived only from it) is replaced by the branch
+// that mode takes, e.g. a route_table_id of
+// "${local.ha ? aws_route_table.private_nat[0].id : aws_route_table.private.id}".
+// Expressions that also read other variables stay as written; the checks
+// that need them evaluate them with variable values (varValues).
+
+function modeLocal(name, base, seen = new Set()) {
+  const v = base.locals[name];
+  if (seen.has(name) || typeof v !== 'string') return false;
+  seen.add(name);
+  const refs = H.references(v);
+  return refs.length > 0 && refs.every((r) => r === 'var.mode' || (r.startsWith('local.') && modeLocal(r.slice(6), base, seen)));
+}
+
+function dependsOnMode(v, base) {
+  if (!H.isExpr(v)) return false;
+  const refs = H.references(v);
+  return refs.some((r) => r === 'var.mode' || (r.startsWith('local.') && modeLocal(r.slice(6), base))) &&
+    refs.every((r) => !r.startsWith('var.') || r === 'var.mode');
+}
+
+// Evaluates a mode-dependent expression: locals derived from the mode are
+// computed, any other reference stays symbolic ("${aws_x.y.id}").
+async function evalMode(v, base, mode) {
+  const values = { mode };
+  const refs = new Proxy({}, {
+    getOwnPropertyDescriptor: (t, k) => ({ value: refs[k], configurable: true, enumerable: true, writable: false }),
+    get: (t, k) => (typeof k === 'string' && k.startsWith('local.') && modeLocal(k.slice(6), base) ? localValue(k.slice(6)) : `\${${String(k)}}`),
+  });
+  const cache = {};
+  const localValue = (name) => {
+    if (!(name in cache)) cache[name] = H.evaluateTemplateSync(base.locals[name], values, refs);
+    return cache[name];
+  };
+  // Parse the mode's locals first (twice: one may read another).
+  for (let pass = 0; pass < 2; pass++) {
+    for (const name of Object.keys(base.locals).filter((n) => modeLocal(n, base))) {
+      await H.evaluateTemplate(base.locals[name], values, refs).catch(() => {});
+    }
+  }
+  return H.evaluateTemplate(v, values, refs);
+}
+
+async function planView(base, mode) {
+  const view = JSON.parse(JSON.stringify(base));
+  const walk = async (v) => {
+    if (Array.isArray(v)) return Promise.all(v.map(walk));
+    if (v && typeof v === 'object') {
+      const out = {};
+      for (const [k, x] of Object.entries(v)) out[k] = await walk(x);
+      return out;
+    }
+    if (!dependsOnMode(v, base)) return v;
+    try {
+      return await evalMode(v, base, mode);
+    } catch (err) {
+      return v;
+    }
+  };
+  for (const kind of ['resource', 'data']) {
+    for (const [type, byName] of Object.entries(view[kind])) {
+      for (const [name, r] of Object.entries(byName)) {
+        if (r.count !== undefined && dependsOnMode(r.count, base)) {
+          const n = await evalMode(r.count, base, mode);
+          if (n === 0) {
+            delete byName[name];
+            continue;
+          }
+        }
+        byName[name] = await walk(r);
+      }
+      if (Object.keys(byName).length === 0) delete view[kind][type];
+    }
+  }
+  return view;
+}
+
+// A check on the ha plan (the others check the default, single).
+const checkHa = (name, fn) => check(`ha: ${name}`, async () => {
+  M = VIEWS.ha;
+  try {
+    await fn();
+  } finally {
+    M = VIEWS.single;
+  }
+});
 
 const resources = (type) => Object.entries(M.resource[type] || {});
 const data = (type) => Object.entries(M.data[type] || {});
@@ -94,8 +189,10 @@ function subnetTiers() {
     for (const [, r] of resources('aws_route')) {
       if (refOf(r.route_table_id, 'id') === `aws_route_table.${name}`) routes.push(r);
     }
-    const internet = routes.some((r) => OPEN.has(r.cidr_block) || OPEN.has(r.ipv6_cidr_block) ||
-      OPEN.has(r.destination_cidr_block) || OPEN.has(r.destination_ipv6_cidr_block));
+    // A default route through a NAT gateway (ha) keeps a subnet private:
+    // nothing can reach in through it.
+    const internet = routes.some((r) => !r.nat_gateway_id && (OPEN.has(r.cidr_block) || OPEN.has(r.ipv6_cidr_block) ||
+      OPEN.has(r.destination_cidr_block) || OPEN.has(r.destination_ipv6_cidr_block)));
     tables[`aws_route_table.${name}`] = { routes, internet };
   }
   const tier = {};
@@ -607,10 +704,11 @@ check('RDS: PostgreSQL 15', () => {
   assert(String(resolve(db.engine_version)).split('.')[0] === '15', `engine_version ${show(resolve(db.engine_version))}`);
 });
 
-check('RDS: db.t4g.micro, Single-AZ, gp3 20 GiB', () => {
+check('RDS: db.t4g.micro, Single-AZ, gp3 20 GiB', async () => {
   const [, db] = only('aws_db_instance');
   assert(resolve(db.instance_class) === 'db.t4g.micro', `instance_class ${show(resolve(db.instance_class))}`);
-  assert(db.multi_az === false, `multi_az ${show(db.multi_az)}`);
+  const multiAz = await H.evaluateTemplate(db.multi_az, varValues());
+  assert(multiAz === false, `multi_az ${show(db.multi_az)} is ${show(multiAz)} by default`);
   assert(db.storage_type === 'gp3' && resolve(db.allocated_storage) === 20, `${show(db.storage_type)} ${show(resolve(db.allocated_storage))}`);
 });
 
@@ -678,9 +776,12 @@ async function outputValue(name, overrides) {
   const values = varValues(overrides);
   const refs = {};
   for (const [ec2] of resources('aws_instance')) {
-    refs[`aws_instance.${ec2}.public_dns`] = PUBLIC_DNS;
-    refs[`aws_instance.${ec2}.public_ip`] = '203.0.113.7';
+    for (const at of [`aws_instance.${ec2}`, `aws_instance.${ec2}[0]`]) {
+      refs[`${at}.public_dns`] = PUBLIC_DNS;
+      refs[`${at}.public_ip`] = '203.0.113.7';
+    }
   }
+  for (const [lb] of Object.entries(VIEWS.ha.resource.aws_lb || {})) refs[`aws_lb.${lb}[0].dns_name`] = ALB_DNS;
   for (const [secret] of resources('aws_secretsmanager_secret')) refs[`aws_secretsmanager_secret.${secret}.arn`] = ADMIN_ARN;
   const value = M.output[name].value;
   for (const ref of H.references(value).filter((r) => r.startsWith('local.'))) {
@@ -845,7 +946,7 @@ check('terraform.tfvars.example sets only declared variables and no secret', asy
   }
 });
 
-check('cost table (prices.json) prices the Terraform defaults', () => {
+check('cost table (prices.json) prices the Terraform defaults', async () => {
   const file = path.join(dir, 'prices.json');
   const usage = JSON.parse(fs.readFileSync(file, 'utf8')).usage;
   const [, ec2] = only('aws_instance');
@@ -854,7 +955,7 @@ check('cost table (prices.json) prices the Terraform defaults', () => {
     instance_type: resolve(ec2.instance_type),
     root_volume_gb: resolve(ec2.root_block_device[0].volume_size),
     db_instance_class: resolve(db.instance_class),
-    db_multi_az: db.multi_az,
+    db_multi_az: await H.evaluateTemplate(db.multi_az, varValues()),
     db_storage_gb: resolve(db.allocated_storage),
     backup_retention_days: resolve(db.backup_retention_period),
     public_ipv4_addresses: ec2.associate_public_ip_address ? 1 : 0,
@@ -876,7 +977,12 @@ async function runDir(d) {
     return [{ name: `load ${dir}`, error: err.message }];
   }
   files = loaded.files;
-  M = loaded.model;
+  try {
+    VIEWS = { single: await planView(loaded.model, 'single'), ha: await planView(loaded.model, 'ha') };
+  } catch (err) {
+    return [{ name: `plan views of ${dir}`, error: err.message }];
+  }
+  M = VIEWS.single;
   for (const name of loaded.names) {
     const err = loaded.errors.find((e) => e.name === name);
     results.push(err ? { name: `parse ${name}`, error: err.error } : { name: `parse ${name}` });
