@@ -33,14 +33,21 @@ data "aws_ami" "debian12" {
 }
 
 resource "aws_key_pair" "admin" {
-  count = var.ssh_public_key == "" ? 0 : 1
+  # No key pair in ha: nothing there accepts SSH (Session Manager instead).
+  count = var.ssh_public_key == "" || local.ha ? 0 : 1
 
   key_name_prefix = "${var.name}-admin-"
   public_key      = var.ssh_public_key
 }
 
 locals {
-  key_name = var.ssh_public_key == "" ? var.key_name : aws_key_pair.admin[0].key_name
+  # The two shapes (var.mode): every resource of one shape only is counted
+  # on these, so the default plan (single) is today's stack, resource for
+  # resource.
+  ha     = var.mode == "ha"
+  single = !local.ha
+
+  key_name = var.ssh_public_key == "" || local.ha ? var.key_name : aws_key_pair.admin[0].key_name
 
   # Everything user-data.sh.tftpl interpolates (tests/infra checks that the
   # template uses exactly these names). No secret here, only where secrets
@@ -56,8 +63,18 @@ locals {
     db_port          = aws_db_instance.main.port
     db_name          = var.db_name
     db_sslmode       = var.db_sslmode
-    app_port         = var.tls_secret_arn == "" ? 80 : 443
-    tls_secret_arn   = var.tls_secret_arn
+    # In ha the ALB terminates TLS and forwards plain HTTP to app_port_ha
+    # (inside the VPC, from the ALB's security group only): the instance
+    # serves no TLS of its own there, so tls_secret_arn does not apply.
+    # Written with var.mode, not local.ha: tests/infra evaluates these.
+    app_port         = var.mode == "ha" ? var.app_port_ha : (var.tls_secret_arn == "" ? 80 : 443)
+    tls_secret_arn   = var.mode == "ha" ? "" : var.tls_secret_arn
+    # Behind the ALB: no per-address connection cap (every request comes
+    # from the ALB's few addresses), and the drain long enough for the
+    # health check to see /ready 503 (ha.tf, target group).
+    behind_lb        = var.mode == "ha"
+    shutdown_drain   = var.shutdown_drain
+    shutdown_timeout = var.shutdown_timeout
     log_level        = var.log_level
     deb_url          = var.deb_url
     deb_sha256       = var.deb_sha256
@@ -65,7 +82,11 @@ locals {
   }
 }
 
+# single only; in ha the Auto Scaling group launches the instances from
+# aws_launch_template.app (ha.tf) with the same user data.
 resource "aws_instance" "app" {
+  count = local.single ? 1 : 0
+
   ami                         = data.aws_ami.debian12.id
   instance_type               = var.instance_type
   subnet_id                   = aws_subnet.public[0].id
@@ -110,7 +131,7 @@ resource "aws_instance" "app" {
 
   lifecycle {
     # A newer Debian AMI must not replace a running instance on the next
-    # plan; roll it deliberately with `terraform apply -replace=aws_instance.app`.
+    # plan; roll it deliberately with `terraform apply -replace='aws_instance.app[0]'`.
     ignore_changes = [ami]
   }
 }

@@ -44,7 +44,11 @@ resource "aws_db_instance" "main" {
   storage_type      = "gp3"
   storage_encrypted = true # AWS-managed key aws/rds
 
-  multi_az               = false # Single-AZ: the MVP trade-off (docs/architecture.md)
+  # Single-AZ in single mode (the MVP trade-off, docs/architecture.md);
+  # Multi-AZ in ha: a synchronous standby in the other AZ that RDS promotes
+  # on failure (the DNS name moves; the service reconnects, /ready says 503
+  # meanwhile). var.db_multi_az overrides either.
+  multi_az               = var.db_multi_az == null ? var.mode == "ha" : var.db_multi_az
   publicly_accessible    = false
   db_subnet_group_name   = aws_db_subnet_group.main.name
   vpc_security_group_ids = [aws_security_group.db.id]

@@ -8,7 +8,8 @@
 #     be deleted, described or listed;
 #   - when tls_secret_arn is set, read that one secret with the TLS
 #     certificate and key.
-# Nothing else: no SSM, no CloudWatch agent, no S3. The secrets are encrypted
+# Nothing else: no CloudWatch agent, no S3; in mode = "ha" only, the
+# Session Manager statements in ha.tf (no SSH there). The secrets are encrypted
 # with the AWS-managed key aws/secretsmanager, whose key policy lets Secrets
 # Manager encrypt and decrypt for callers in the account, so no kms: grant is
 # needed (it would be with a customer-managed key: for the database with
@@ -49,7 +50,7 @@ data "aws_iam_policy_document" "instance_secrets" {
   # With tls_secret_arn empty (the default) this adds nothing: the policy is
   # the two statements above.
   dynamic "statement" {
-    for_each = var.tls_secret_arn == "" ? [] : [var.tls_secret_arn]
+    for_each = var.tls_secret_arn == "" || var.mode == "ha" ? [] : [var.tls_secret_arn]
     content {
       sid       = "ReadTlsCertificateSecret"
       effect    = "Allow"

@@ -95,9 +95,12 @@ resource "aws_route_table_association" "public" {
   route_table_id = aws_route_table.public.id
 }
 
+# In ha the private subnets also hold the app instances, which need to
+# reach out (ha.tf: NAT gateway); their route table is then the one with
+# the NAT route. RDS never initiates connections either way.
 resource "aws_route_table_association" "private" {
   count = 2
 
   subnet_id      = aws_subnet.private[count.index].id
-  route_table_id = aws_route_table.private.id
+  route_table_id = local.ha ? aws_route_table.private_nat[0].id : aws_route_table.private.id
 }

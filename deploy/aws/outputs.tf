@@ -1,7 +1,9 @@
 locals {
   # https:// on 443 with tls_secret_arn set, http:// on 80 without; the host
   # is public_hostname (a name on the certificate) when set.
-  app_url = "${var.tls_secret_arn == "" ? "http" : "https"}://${var.public_hostname == "" ? aws_instance.app.public_dns : var.public_hostname}"
+  # In ha: always https://, the ALB's DNS name unless public_hostname is set
+  # (a CNAME or alias record to it that the certificate covers).
+  app_url = var.mode == "ha" ? "https://${var.public_hostname == "" ? aws_lb.app[0].dns_name : var.public_hostname}" : "${var.tls_secret_arn == "" ? "http" : "https"}://${var.public_hostname == "" ? aws_instance.app[0].public_dns : var.public_hostname}"
 }
 
 output "app_url" {
@@ -10,13 +12,13 @@ output "app_url" {
 }
 
 output "public_ip" {
-  description = "The instance's public IPv4 address (changes on stop/start; see compute.tf)."
-  value       = aws_instance.app.public_ip
+  description = "single: the instance's public IPv4 address (changes on stop/start; see compute.tf). ha: null (the instances have none)."
+  value       = one(aws_instance.app[*].public_ip)
 }
 
 output "ssh_command" {
   description = "SSH into the instance (Debian's default user is admin); works only from admin_cidr and with the key pair's private key."
-  value       = "ssh admin@${aws_instance.app.public_dns}"
+  value       = var.mode == "ha" ? "no SSH in ha: see session_command" : "ssh admin@${aws_instance.app[0].public_dns}"
 }
 
 output "smoke_test_command" {
@@ -50,6 +52,21 @@ output "db_secret_arn" {
 }
 
 output "instance_id" {
-  description = "EC2 instance id (for the console, and `aws ec2 get-console-output`)."
-  value       = aws_instance.app.id
+  description = "single: EC2 instance id (for the console, and `aws ec2 get-console-output`). ha: null (the Auto Scaling group owns the instances)."
+  value       = one(aws_instance.app[*].id)
+}
+
+output "alb_dns_name" {
+  description = "ha: the ALB's DNS name (point public_hostname's CNAME or alias record here). single: null."
+  value       = one(aws_lb.app[*].dns_name)
+}
+
+output "asg_name" {
+  description = "ha: the Auto Scaling group's name (instance refresh, list instances). single: null."
+  value       = one(aws_autoscaling_group.app[*].name)
+}
+
+output "session_command" {
+  description = "ha: list the group's instances, then open a shell on one with SSM Session Manager (needs the Session Manager plugin for the AWS CLI). single: null."
+  value       = var.mode == "ha" ? "aws autoscaling describe-auto-scaling-groups --region ${var.region} --auto-scaling-group-names ${aws_autoscaling_group.app[0].name} --query 'AutoScalingGroups[0].Instances[].InstanceId' --output text; aws ssm start-session --region ${var.region} --target INSTANCE_ID" : null
 }

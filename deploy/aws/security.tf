@@ -9,10 +9,19 @@
 #           out: everything (see below)
 #   db SG   in : 5432/tcp from the app SG only (by group id, never by CIDR)
 #           out: nothing (security groups are stateful: replies pass anyway)
+#
+# mode = "ha" (ha.tf adds the ALB's group; the three public rules below are
+# counted out):
+#   alb SG  in : 443/tcp and 80/tcp (redirect) from anywhere
+#           out: app_port_ha/tcp to the app SG only
+#   app SG  in : app_port_ha/tcp from the ALB SG only; no SSH rule at all
+#           out: everything (through the NAT gateway: apt, Secrets Manager,
+#                SSM Session Manager, the .deb; RDS inside the VPC)
+#   db SG   unchanged
 
 resource "aws_security_group" "app" {
   name_prefix = "${var.name}-app-"
-  description = "ToggleMaster instance: HTTP/HTTPS from anywhere, SSH from the admin CIDR"
+  description = local.ha ? "ToggleMaster instances: the service port from the ALB only" : "ToggleMaster instance: HTTP/HTTPS from anywhere, SSH from the admin CIDR"
   vpc_id      = aws_vpc.main.id
 
   tags = { Name = "${var.name}-app" }
@@ -23,6 +32,8 @@ resource "aws_security_group" "app" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "app_http" {
+  count = local.single ? 1 : 0
+
   security_group_id = aws_security_group.app.id
   description       = "HTTP: the service listens on 80"
   ip_protocol       = "tcp"
@@ -36,6 +47,8 @@ resource "aws_vpc_security_group_ingress_rule" "app_http" {
 # listens on 443. Either way the unused port refuses connections instead of
 # letting them hang, and both rules stay, so switching is one variable.
 resource "aws_vpc_security_group_ingress_rule" "app_https" {
+  count = local.single ? 1 : 0
+
   security_group_id = aws_security_group.app.id
   description       = "HTTPS: reserved for TLS termination"
   ip_protocol       = "tcp"
@@ -44,7 +57,11 @@ resource "aws_vpc_security_group_ingress_rule" "app_https" {
   cidr_ipv4         = "0.0.0.0/0"
 }
 
+# single only: in ha nobody reaches the instances but the ALB (Session
+# Manager replaces SSH and needs no inbound port).
 resource "aws_vpc_security_group_ingress_rule" "app_ssh" {
+  count = local.single ? 1 : 0
+
   security_group_id = aws_security_group.app.id
   description       = "SSH from the administrator only"
   ip_protocol       = "tcp"

@@ -304,3 +304,132 @@ variable "skip_final_snapshot" {
   type        = bool
   default     = false
 }
+
+# --- shape: single instance or high availability ---------------------------------
+
+variable "mode" {
+  description = "Deployment shape. \"single\" (the default, the course's checklist): one EC2 instance in a public subnet serving HTTP/HTTPS itself, SSH from admin_cidr, Single-AZ RDS. \"ha\": an ALB in the two public subnets (HTTPS with an ACM certificate), instances from a launch template in an Auto Scaling group across the two private subnets (no public address, no SSH: SSM Session Manager), a NAT gateway for their outbound traffic, Multi-AZ RDS (docs/deploy-aws.md, High availability)."
+  type        = string
+  default     = "single"
+
+  validation {
+    condition     = contains(["single", "ha"], var.mode)
+    error_message = "mode must be \"single\" or \"ha\"."
+  }
+}
+
+variable "db_multi_az" {
+  description = "RDS Multi-AZ (a synchronous standby in the other AZ, automatic failover). null: follow mode (off in single, on in ha)."
+  type        = bool
+  default     = null
+}
+
+variable "alb_certificate_arn" {
+  description = "ha only: ARN of the ACM certificate for the ALB's HTTPS listener (issued or imported in var.region, covering public_hostname). Required with mode = \"ha\"."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alb_certificate_arn == "" || can(regex("^arn:aws(-cn|-us-gov)?:acm:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.alb_certificate_arn))
+    error_message = "alb_certificate_arn must be empty or an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/UUID."
+  }
+}
+
+variable "alb_ssl_policy" {
+  description = "ha only: the HTTPS listener's TLS security policy. The default accepts TLS 1.3 and 1.2 with forward-secret ciphers only."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+  validation {
+    condition     = can(regex("^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)[A-Za-z0-9-]*$", var.alb_ssl_policy))
+    error_message = "alb_ssl_policy must be an ELB security policy that refuses TLS 1.0 and 1.1 (ELBSecurityPolicy-TLS13-1-2-*, -TLS13-1-3-*, -TLS-1-2-*, -FS-1-2-*)."
+  }
+}
+
+variable "asg_min_size" {
+  description = "ha only: fewest instances in the Auto Scaling group. 2 keeps one in each AZ."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.asg_min_size >= 1 && var.asg_min_size <= 20
+    error_message = "asg_min_size must be between 1 and 20."
+  }
+}
+
+variable "asg_max_size" {
+  description = "ha only: most instances in the Auto Scaling group (instance refresh replaces one at a time within it)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.asg_max_size >= 1 && var.asg_max_size <= 20
+    error_message = "asg_max_size must be between 1 and 20."
+  }
+}
+
+variable "asg_desired_capacity" {
+  description = "ha only: instances the Auto Scaling group keeps running (between asg_min_size and asg_max_size)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.asg_desired_capacity >= 1 && var.asg_desired_capacity <= 20
+    error_message = "asg_desired_capacity must be between 1 and 20."
+  }
+}
+
+variable "app_port_ha" {
+  description = "ha only: the port the service listens on behind the ALB (the target group's port; only the ALB's security group reaches it)."
+  type        = number
+  default     = 8080
+
+  validation {
+    condition     = var.app_port_ha >= 1024 && var.app_port_ha <= 65535 && var.app_port_ha != 5432
+    error_message = "app_port_ha must be an unprivileged port (1024-65535), not 5432."
+  }
+}
+
+variable "shutdown_drain" {
+  description = "ha only: SHUTDOWN_DRAIN, seconds the service answers /ready 503 after SIGTERM while still serving, so the ALB health check takes it out of rotation first. Must be at least health_check_interval x health_check_unhealthy_threshold."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.shutdown_drain >= 1 && var.shutdown_drain <= 15
+    error_message = "shutdown_drain must be between 1 and 15 seconds (with shutdown_timeout it must fit in the unit's TimeoutStopSec=30)."
+  }
+}
+
+variable "shutdown_timeout" {
+  description = "ha only: SHUTDOWN_TIMEOUT, seconds the service lets in-flight requests finish after it stops accepting."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.shutdown_timeout >= 1 && var.shutdown_timeout <= 14
+    error_message = "shutdown_timeout must be between 1 and 14 seconds (with shutdown_drain it must fit in the unit's TimeoutStopSec=30)."
+  }
+}
+
+variable "health_check_interval" {
+  description = "ha only: seconds between the target group's /ready checks."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.health_check_interval >= 5 && var.health_check_interval <= 300
+    error_message = "health_check_interval must be between 5 and 300 seconds (the ALB's limits)."
+  }
+}
+
+variable "health_check_unhealthy_threshold" {
+  description = "ha only: consecutive failed /ready checks before the ALB stops routing to an instance."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.health_check_unhealthy_threshold >= 2 && var.health_check_unhealthy_threshold <= 10
+    error_message = "health_check_unhealthy_threshold must be between 2 and 10 (the ALB's limits)."
+  }
+}

@@ -121,7 +121,7 @@ mutate "admin token secret not named in deploy.env" user-data.sh.tftpl "user dat
 mutate "admin token in the user data" user-data.sh.tftpl "user data: AUTH_REQUIRED=true, deploy.env names the admin token secret, no token in the user data" \
   '/^AUTH_REQUIRED=true$/a\ADMIN_TOKEN=changeme-changeme-changeme'
 mutate "TLS secret readable with tls_secret_arn empty" iam.tf "IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret" \
-  's/for_each = var.tls_secret_arn == "" ? \[\] : \[var.tls_secret_arn\]/for_each = [var.tls_secret_arn]/'
+  's/for_each = var.tls_secret_arn == "" || var.mode == "ha" ? \[\] : \[var.tls_secret_arn\]/for_each = [var.tls_secret_arn]/'
 mutate "TLS grant on every secret" iam.tf "IAM: only with var.tls_secret_arn set, GetSecretValue on exactly that secret" \
   's/resources = \[statement.value\]/resources = ["arn:aws:secretsmanager:*:*:secret:*"]/'
 mutate "tls_secret_arn validation accepts a wildcard" variables.tf "var.tls_secret_arn: empty by default, else one full Secrets Manager ARN" \
