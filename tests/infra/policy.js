@@ -864,7 +864,7 @@ check('user data: the template uses exactly the variables passed to it', async (
 });
 
 check('user data: renders to a bash script that parses (bash -n), under 16 KiB', async () => {
-  for (const overrides of [{}, { tls_secret_arn: TLS_ARN }]) {
+  for (const overrides of [{}, { tls_secret_arn: TLS_ARN }, { mode: 'ha', alb_certificate_arn: ACM_ARN }]) {
     const { sample, src, gzip } = await userData(overrides);
     const { text } = H.renderTemplate(src, sample);
     assert(text.startsWith('#!/bin/bash\n'), 'no #!/bin/bash line');
@@ -964,6 +964,182 @@ check('cost table (prices.json) prices the Terraform defaults', async () => {
   const diff = Object.keys(want).filter((k) => usage[k] !== want[k]).map((k) => `${k}: ${show(usage[k])} != ${show(want[k])}`);
   assert(diff.length === 0, diff.join(', '));
 });
+
+// --- mode = "ha" (each check runs on the plan with mode = "ha")
+
+const HA = { mode: 'ha', alb_certificate_arn: ACM_ARN };
+// An attribute's value in a plan with these variables: "${local.x}" is
+// the local's value, "${var...}" expressions are evaluated.
+async function planned(v, overrides = HA) {
+  const m = typeof v === 'string' && /^\$\{local\.([a-z_]+)\}$/.exec(v);
+  return H.evaluateTemplate(m ? M.locals[m[1]] : v, varValues(overrides));
+}
+
+checkHa('no public instance: no aws_instance; the group launches into the private subnets only, without public addresses', () => {
+  assert(resources('aws_instance').length === 0, 'an aws_instance in ha');
+  const [, asg] = only('aws_autoscaling_group');
+  const { tier } = subnetTiers();
+  const subnets = [].concat(asg.vpc_zone_identifier).flatMap((v) => H.references(v)).filter((r) => r.startsWith('aws_subnet.'));
+  assert(subnets.length > 0 && subnets.every((r) => tier[r] === 'private'),
+    `vpc_zone_identifier ${show(asg.vpc_zone_identifier)}: ${show(subnets.map((r) => tier[r]))}`);
+  for (const r of subnets) assert(M.resource.aws_subnet[r.split('.')[1]].map_public_ip_on_launch !== true, `${r} maps public IPs`);
+  const [, lt] = only('aws_launch_template');
+  const lref = refOf(asg.launch_template && asg.launch_template[0].id, 'id');
+  assert(lref && lref.startsWith('aws_launch_template.'), `launch_template ${show(asg.launch_template)}`);
+  for (const ni of lt.network_interfaces || []) {
+    assert(ni.associate_public_ip_address !== true && ni.associate_public_ip_address !== 'true', 'network_interfaces asks for a public address');
+  }
+  const md = (lt.metadata_options || [])[0] || {};
+  assert(md.http_tokens === 'required', `launch template http_tokens ${show(md.http_tokens)}`);
+  assert(resources('aws_eip').every(([n]) => /nat/.test(n)), 'an Elastic IP other than the NAT gateway\'s');
+});
+
+checkHa('no SSH: no rule admits 22, no key pair; Session Manager only, with exactly its channel actions', async () => {
+  const ssh = sgRules().filter((r) => r.dir === 'ingress' && covers(r, 22));
+  assert(ssh.length === 0, `port 22 admitted by ${ssh.map((r) => r.where).join(', ')}`);
+  // The key pair's count also reads ssh_public_key: none even when it is set.
+  for (const [name, kp] of resources('aws_key_pair')) {
+    const values = varValues({ ...HA, ssh_public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample admin@laptop' });
+    const n = await H.evaluateTemplate(String(kp.count).replace(/local\.ha\b/g, 'var.mode == "ha"'), values);
+    assert(n === 0, `aws_key_pair.${name}: count ${show(kp.count)} is ${show(n)} in ha with ssh_public_key set`);
+  }
+  const [, lt] = only('aws_launch_template');
+  assert(lt.key_name === undefined, `launch template key_name ${show(lt.key_name)}`);
+  const [roleName] = only('aws_iam_role');
+  const policies = resources('aws_iam_role_policy');
+  assert(policies.length === 2 && policies.every(([, p]) => refOf(p.role, 'id') === `aws_iam_role.${roleName}`),
+    `inline policies: ${show(policies.map(([n]) => n))}`);
+  for (const t of ['aws_iam_role_policy_attachment', 'aws_iam_policy_attachment', 'aws_iam_policy']) assert(resources(t).length === 0, `${t} present`);
+  const sm = policies.find(([n]) => n !== 'instance_secrets');
+  const doc = /^\$\{(data\.aws_iam_policy_document\.[A-Za-z0-9_-]+)(\[0\])?\.json\}$/.exec(sm[1].policy);
+  assert(doc, `policy ${show(sm[1].policy)}`);
+  const statements = policyDocs()[doc[1]];
+  const want = ['ssm:UpdateInstanceInformation', 'ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel',
+    'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'];
+  assert(statements.length === 1 && eq([...statements[0].actions].sort(), want.sort()) && (statements[0].effect || 'Allow') === 'Allow',
+    `Session Manager statements ${show(statements)}, expected exactly ${show(want)}`);
+  // The secrets policy is the single mode's, minus the TLS secret (the ALB terminates TLS).
+  const tls = await plannedStatements(instancePolicyDocHa(), { mode: 'ha', tls_secret_arn: TLS_ARN });
+  assert(!tls.some((x) => (x.resources || []).includes(TLS_ARN)), 'the TLS secret is readable in ha');
+});
+
+checkHa('ALB-only ingress: the internet reaches only the ALB on 443/80; the app only from the ALB on its port; the DB only from the app', async () => {
+  const [albName, alb] = only('aws_lb');
+  assert(alb.internal === false && alb.load_balancer_type === 'application', `aws_lb.${albName}: internal ${show(alb.internal)}`);
+  const { tier } = subnetTiers();
+  const albSubnets = H.references(alb.subnets).filter((r) => r.startsWith('aws_subnet.'));
+  assert(albSubnets.length > 0 && albSubnets.every((r) => tier[r] === 'public'), `ALB subnets ${show(alb.subnets)}`);
+  assert(alb.security_groups && alb.security_groups.length === 1, `ALB security groups ${show(alb.security_groups)}`);
+  const ALB = refOf(alb.security_groups[0], 'id');
+  const [, asg] = only('aws_autoscaling_group');
+  const [, lt] = only('aws_launch_template');
+  assert(lt.vpc_security_group_ids && lt.vpc_security_group_ids.length === 1, `launch template SGs ${show(lt.vpc_security_group_ids)}`);
+  const APP = refOf(lt.vpc_security_group_ids[0], 'id');
+  assert(APP && APP !== ALB, `app SG ${APP}, ALB SG ${ALB}`);
+  const port = (await planned('${var.app_port_ha}'));
+  const ingress = sgRules().filter((r) => r.dir === 'ingress');
+  for (const r of ingress) {
+    if (r.sources.some(isOpen)) {
+      assert(r.sg === ALB && r.proto === 'tcp' && r.from === r.to && [80, 443].includes(r.from), `${r.where}: ${r.proto} ${r.from}-${r.to} open to the internet`);
+    }
+  }
+  const app = ingress.filter((r) => r.sg === APP);
+  assert(app.length >= 1, 'no ingress on the app SG');
+  for (const r of app) {
+    assert(r.sources.every((s) => s.kind === 'sg' && s.value === ALB), `${r.where}: sources ${show(r.sources)}`);
+    assert(r.proto === 'tcp' && (await planned(r.from)) === port && (await planned(r.to)) === port, `${r.where}: ${r.proto} ${r.from}-${r.to}, service port ${port}`);
+  }
+  const db = refOf(only('aws_db_instance')[1].vpc_security_group_ids[0], 'id');
+  for (const r of ingress.filter((x) => x.sg === db)) {
+    assert(r.from === 5432 && r.to === 5432 && r.sources.every((s) => s.kind === 'sg' && s.value === APP), `${r.where}: ${show(r.sources)}`);
+  }
+  const [, tg] = only('aws_lb_target_group');
+  assert((await planned(tg.port)) === port, `target group port ${show(tg.port)}`);
+  assert(asg.target_group_arns && refOf(asg.target_group_arns[0], 'arn') === `aws_lb_target_group.${only('aws_lb_target_group')[0]}`, `target_group_arns ${show(asg.target_group_arns)}`);
+});
+
+checkHa('Multi-AZ on (RDS), unless db_multi_az says otherwise', async () => {
+  const [, db] = only('aws_db_instance');
+  assert((await planned(db.multi_az)) === true, `multi_az ${show(db.multi_az)} in ha`);
+  assert((await planned(db.multi_az, { ...HA, db_multi_az: false })) === false, 'db_multi_az = false is ignored');
+});
+
+checkHa('HTTPS listener on 443 uses var.alb_ssl_policy and var.alb_certificate_arn; 80 only redirects to HTTPS', async () => {
+  const listeners = resources('aws_lb_listener');
+  const https = listeners.filter(([, l]) => l.protocol === 'HTTPS');
+  assert(https.length === 1 && https[0][1].port === 443, `HTTPS listeners ${show(https.map(([n]) => n))}`);
+  const [, l] = https[0];
+  assert(l.ssl_policy === '${var.alb_ssl_policy}', `ssl_policy ${show(l.ssl_policy)}`);
+  assert(l.certificate_arn === '${var.alb_certificate_arn}', `certificate_arn ${show(l.certificate_arn)}`);
+  for (const bad of ['ELBSecurityPolicy-2016-08', 'ELBSecurityPolicy-TLS-1-0-2015-04', 'ELBSecurityPolicy-TLS-1-1-2017-01', '']) {
+    assert(!(await H.validate(M, 'alb_ssl_policy', bad)).ok, `alb_ssl_policy = ${show(bad)} is accepted`);
+  }
+  for (const [, x] of listeners.filter(([, y]) => y.protocol !== 'HTTPS')) {
+    const a = (x.default_action || [])[0] || {};
+    const r = (a.redirect || [])[0] || {};
+    assert(a.type === 'redirect' && r.protocol === 'HTTPS' && String(r.port) === '443' && /^HTTP_30[18]$/.test(r.status_code),
+      `listener on ${x.port} does not redirect to HTTPS: ${show(a)}`);
+  }
+  assert(!(await H.validate(M, 'alb_certificate_arn', 'arn:aws:acm:sa-east-1:123456789012:certificate/*')).ok, 'a wildcard certificate ARN is accepted');
+});
+
+checkHa('deregistration delay >= SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT; /ready health check seen within the drain; rolling instance refresh', async () => {
+  const [, tg] = only('aws_lb_target_group');
+  const hc = (tg.health_check || [])[0] || {};
+  assert(hc.path === '/ready', `health check path ${show(hc.path)}`);
+  for (const overrides of [HA, { ...HA, shutdown_drain: 10, shutdown_timeout: 14 }]) {
+    const delay = await planned(tg.deregistration_delay, overrides);
+    const drain = await planned('${var.shutdown_drain}', overrides);
+    const timeout = await planned('${var.shutdown_timeout}', overrides);
+    assert(typeof delay === 'number' && delay >= drain + timeout, `deregistration_delay ${show(delay)} < ${drain} + ${timeout} with ${show(overrides)}`);
+    assert(drain + timeout <= 30, `SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT ${drain + timeout} beyond TimeoutStopSec=30`);
+  }
+  const interval = await planned(hc.interval);
+  const threshold = await planned(hc.unhealthy_threshold);
+  assert(interval * threshold <= (await planned('${var.shutdown_drain}')), `interval ${interval} x ${threshold} > shutdown_drain by default`);
+  for (const bad of [16, 0]) assert(!(await H.validate(M, 'shutdown_drain', bad)).ok, `shutdown_drain = ${bad} is accepted`);
+  const [, asg] = only('aws_autoscaling_group');
+  assert(asg.health_check_type === 'ELB', `health_check_type ${show(asg.health_check_type)}`);
+  const ir = (asg.instance_refresh || [])[0] || {};
+  assert(ir.strategy === 'Rolling', `instance_refresh ${show(ir)}`);
+  const lt = asg.launch_template[0];
+  assert(/\.latest_version\}$/.test(lt.version), `launch_template version ${show(lt.version)}: a new version must reach the group`);
+});
+
+checkHa('user data: the same template, MAX_CLIENT_CONNECTIONS=0 and the drain behind the ALB, the SSM agent; not in single', async () => {
+  const [, lt] = only('aws_launch_template');
+  assert(/^\$\{base64gzip\(templatefile\("\$\{path\.module\}\/user-data\.sh\.tftpl", local\.user_data_vars\)\)\}$/.test(lt.user_data),
+    `launch template user_data ${show(lt.user_data)}`);
+  M = VIEWS.single; // userData() reads the single instance's template call
+  const ha = await userData(HA);
+  const one = await userData({});
+  M = VIEWS.ha;
+  const text = H.renderTemplate(ha.src, ha.sample).text;
+  assert(String(ha.sample.app_port) === String(await planned('${var.app_port_ha}')), `app_port ${show(ha.sample.app_port)} in ha`);
+  assert(ha.sample.tls_secret_arn === '' && String(ha.sample.behind_lb) === 'true', `tls_secret_arn ${show(ha.sample.tls_secret_arn)}, behind_lb ${show(ha.sample.behind_lb)}`);
+  const block = /^if \[ "\$BEHIND_LB" = true \]; then\n([\s\S]*?)^fi$/m.exec(text);
+  assert(block, 'no `if [ "$BEHIND_LB" = true ]` block');
+  for (const want of ['MAX_CLIENT_CONNECTIONS=0', `SHUTDOWN_DRAIN=${ha.sample.shutdown_drain}`, `SHUTDOWN_TIMEOUT=${ha.sample.shutdown_timeout}`, 'amazon-ssm-agent']) {
+    assert(block[1].includes(want), `the ha block lacks ${want}`);
+  }
+  assert(String(one.sample.behind_lb) === 'false', `behind_lb ${show(one.sample.behind_lb)} in single`);
+});
+
+checkHa('private instances reach out through one NAT gateway in a public subnet; the IGW route stays on the public table', () => {
+  const [, nat] = only('aws_nat_gateway');
+  const { tier, tables } = subnetTiers();
+  assert(tier[refOf(nat.subnet_id, 'id')] === 'public', `NAT gateway subnet ${show(nat.subnet_id)}`);
+  const privateTables = Object.entries(tables).filter(([, t]) => !t.internet);
+  for (const [name, t] of privateTables) {
+    for (const r of t.routes) assert(!r.gateway_id && !r.egress_only_gateway_id, `${name}: route ${show(r)}`);
+  }
+});
+
+const instancePolicyDocHa = () => {
+  const p = resources('aws_iam_role_policy').find(([n]) => n === 'instance_secrets');
+  assert(p, 'no aws_iam_role_policy.instance_secrets');
+  return docOf(p[1].policy);
+};
 
 // ------------------------------------------------------------------ main
 

@@ -130,6 +130,37 @@ mutate "IMDSv1 allowed" compute.tf 'EC2: IMDSv2 required' \
   's/http_tokens                 = "required"/http_tokens                 = "optional"/'
 mutate "private subnets routed to the IGW" network.tf "private route table has no internet route" \
   's/route  = \[\]/route  = [{ cidr_block = "0.0.0.0\/0", gateway_id = aws_internet_gateway.main.id }]/'
+# mode = "ha": each assertion on the ha plan, broken once.
+mutate "ha: instances in the public subnets" ha.tf "ha: no public instance" \
+  's/vpc_zone_identifier = aws_subnet.private\[\*\].id/vpc_zone_identifier = aws_subnet.public[*].id/'
+mutate "ha: instances with public addresses" ha.tf "ha: no public instance" \
+  '/update_default_version = true/a\  network_interfaces { associate_public_ip_address = true }'
+mutate "ha: SSH rule kept in ha" security.tf "ha: no SSH" \
+  '/"app_ssh"/,/^}/s/count = local.single ? 1 : 0/count = 1/'
+mutate "ha: key pair in ha" compute.tf "ha: no SSH" \
+  's/count = var.ssh_public_key == "" || local.ha ? 0 : 1/count = var.ssh_public_key == "" ? 0 : 1/'
+mutate "ha: Session Manager policy widened to ssm:*" ha.tf "ha: no SSH" \
+  's/"ssm:UpdateInstanceInformation"/"ssm:*"/'
+mutate "ha: app port 80 open to the internet" security.tf "ha: ALB-only ingress" \
+  '/"app_http"/,/^}/s/count = local.single ? 1 : 0/count = 1/'
+mutate "ha: app reachable from the VPC CIDR" ha.tf "ha: ALB-only ingress" \
+  '/"app_from_alb"/,/^}/s/referenced_security_group_id = aws_security_group.alb\[0\].id/cidr_ipv4                    = "10.0.0.0\/16"/'
+mutate "ha: ALB admits 8080 from the internet" ha.tf "ha: ALB-only ingress" \
+  '/"alb_http"/,/^}/s/= 80$/= 8080/'
+mutate "ha: RDS Single-AZ" database.tf "ha: Multi-AZ on" \
+  's/var.db_multi_az == null ? var.mode == "ha" : var.db_multi_az/var.db_multi_az == null ? false : var.db_multi_az/'
+mutate "ha: TLS policy hard-coded" ha.tf "ha: HTTPS listener on 443 uses var.alb_ssl_policy" \
+  's/ssl_policy        = var.alb_ssl_policy/ssl_policy        = "ELBSecurityPolicy-2016-08"/'
+mutate "ha: TLS policy validation accepts TLS 1.0" variables.tf "ha: HTTPS listener on 443 uses var.alb_ssl_policy" \
+  '/variable "alb_ssl_policy"/,/^}/s/(TLS13-1-\[23\]|TLS-1-2|FS-1-2)/(TLS13-1-[23]|TLS-1-[0-2]|FS-1-2|2016-08)/'
+mutate "ha: HTTP forwarded instead of redirected" ha.tf "ha: HTTPS listener on 443 uses var.alb_ssl_policy" \
+  '/"http_redirect"/,/^}/s/type = "redirect"/type = "forward"/'
+mutate "ha: deregistration delay below the drain" ha.tf "ha: deregistration delay >= SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT" \
+  's/deregistration_delay = var.shutdown_drain + var.shutdown_timeout + 5/deregistration_delay = var.shutdown_drain/'
+mutate "ha: health check on /health" ha.tf "ha: deregistration delay >= SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT" \
+  's|path                = "/ready"|path                = "/health"|'
+mutate "ha: per-address connection cap behind the ALB" user-data.sh.tftpl "ha: user data" \
+  '/^MAX_CLIENT_CONNECTIONS=0$/d'
 
 if [ ${#mutants[@]} -gt 0 ]; then
   dirs=()
