@@ -5,7 +5,9 @@ Reads deploy/aws/prices.json (each price with its unit, page, URL and the
 period it is known for) and writes docs/aws-cost.md: one line per billed
 component for the Terraform's sizes, in sa-east-1 (the original's region)
 and us-east-1, beside the original estimate of $70.74/month, with every
-difference explained. Python 3 standard library only.
+difference explained; then the same for mode = "ha" (ALB, two instances,
+Multi-AZ RDS, NAT gateway) side by side with the single mode, with what
+each line buys. Python 3 standard library only.
 
   python3 deploy/aws/cost.py            write docs/aws-cost.md
   python3 deploy/aws/cost.py --check    exit 1 (and show a diff) if it is stale
@@ -51,14 +53,23 @@ def unit_price(p):
     return f"${rate(p['usd'])} / {p['unit']}"
 
 
-def compute(table, region):
-    """Lines for one region: (key, group, component, quantity, price entry, monthly Decimal)."""
-    u = table["usage"]
+def compute(table, region, shape="single"):
+    """Lines for one region and shape ("single": usage, "ha": usage_ha):
+    (key, group, component, quantity, price entry, monthly Decimal)."""
+    u = table["usage" if shape == "single" else "usage_ha"]
     hours = d(table["hours_per_month"])
     prices = table["regions"][region]["prices"]
     free = table["free_allowances"]
-    if u["instance_type"] != "t3.micro" or u["db_instance_class"] != "db.t4g.micro" or u["db_multi_az"]:
-        raise SystemExit("cost.py: the price table only knows t3.micro and db.t4g.micro Single-AZ")
+    if u["instance_type"] != "t3.micro" or u["db_instance_class"] != "db.t4g.micro":
+        raise SystemExit("cost.py: the price table only knows t3.micro and db.t4g.micro")
+    if u["db_multi_az"] != (shape == "ha"):
+        raise SystemExit(f"cost.py: {shape}: db_multi_az {u['db_multi_az']} is not the shape's default")
+    n = u.get("instances", 1)
+    # Multi-AZ: RDS bills a second instance (the standby) and a second copy
+    # of the storage, at the Single-AZ rates.
+    az = 2 if u["db_multi_az"] else 1
+    each = lambda q: q if n == 1 else f"{n} x {q}"
+    rds_each = lambda q: q if az == 1 else f"2 x {q}"
 
     def line(key, group, component, quantity, price, amount):
         if price["usd"] is None and amount is None:
@@ -78,15 +89,15 @@ def compute(table, region):
         backup_amount = Decimal(0)
 
     p = prices
-    return [
+    lines = [
         line("ec2", "ec2", f"EC2 {u['instance_type']} (Debian 12), on-demand",
-             f"{table['hours_per_month']} h", p["ec2_t3_micro"], hours * d(p["ec2_t3_micro"]["usd"])),
+             each(f"{table['hours_per_month']} h"), p["ec2_t3_micro"], n * hours * d(p["ec2_t3_micro"]["usd"])),
         line("ebs", "ec2", "EBS gp3 root volume, encrypted",
-             f"{u['root_volume_gb']} GB", p["ebs_gp3"], d(u["root_volume_gb"]) * d(p["ebs_gp3"]["usd"])),
-        line("rds", "rds", f"RDS PostgreSQL {u['db_instance_class']}, Single-AZ",
-             f"{table['hours_per_month']} h", p["rds_db_t4g_micro"], hours * d(p["rds_db_t4g_micro"]["usd"])),
+             each(f"{u['root_volume_gb']} GB"), p["ebs_gp3"], n * d(u["root_volume_gb"]) * d(p["ebs_gp3"]["usd"])),
+        line("rds", "rds", f"RDS PostgreSQL {u['db_instance_class']}, {'Multi-AZ' if az == 2 else 'Single-AZ'}",
+             rds_each(f"{table['hours_per_month']} h"), p["rds_db_t4g_micro"], az * hours * d(p["rds_db_t4g_micro"]["usd"])),
         line("rds_storage", "rds", "RDS gp3 storage, encrypted",
-             f"{u['db_storage_gb']} GB", p["rds_gp3"], d(u["db_storage_gb"]) * d(p["rds_gp3"]["usd"])),
+             rds_each(f"{u['db_storage_gb']} GB"), p["rds_gp3"], az * d(u["db_storage_gb"]) * d(p["rds_gp3"]["usd"])),
         line("rds_backup", "rds", f"RDS automated backups ({u['backup_retention_days']} days)",
              f"~{u['backup_storage_gb']} GB, {backup_free.normalize():f} GB free", backup_price, backup_amount),
         line("secret", "new", "Secrets Manager secrets (RDS-managed password, admin API token)",
@@ -95,15 +106,99 @@ def compute(table, region):
         line("secret_api", "new", "Secrets Manager API calls (refresh every 10 min)",
              f"{u['secret_api_calls']:,} calls", p["secretsmanager_api"],
              d(u["secret_api_calls"]) / d(10000) * d(p["secretsmanager_api"]["usd"])),
-        line("ipv4", "new", "Public IPv4 address of the instance",
+        line("ipv4", "new", "Public IPv4 address of the instance" if shape == "single" else
+             "Public IPv4 addresses (the ALB's two, the NAT gateway's)",
              f"{u['public_ipv4_addresses']} x {table['hours_per_month']} h", p["public_ipv4"],
              d(u["public_ipv4_addresses"]) * hours * d(p["public_ipv4"]["usd"])),
         line("transfer", "transfer", "Data transfer out to the internet (list rate)",
              f"{u['data_transfer_out_gb']} GB", p["data_transfer_out"],
              d(u["data_transfer_out_gb"]) * d(p["data_transfer_out"]["usd"])),
-        {"key": "free", "group": "free", "component": "VPC, subnets, route tables, IGW, security groups, IAM, "
-         "AWS-managed KMS keys", "quantity": "-", "price": None, "amount": Decimal("0.00")},
     ]
+    if shape == "ha":
+        lines += [
+            line("alb", "ha", "Application Load Balancer", f"{table['hours_per_month']} h", p["alb_hour"],
+                 hours * d(p["alb_hour"]["usd"])),
+            line("alb_lcu", "ha", "ALB capacity units", f"{u['alb_lcu']} LCU x {table['hours_per_month']} h",
+                 p["alb_lcu"], d(u["alb_lcu"]) * hours * d(p["alb_lcu"]["usd"])),
+            line("nat", "ha", "NAT gateway (outbound for the private instances)", f"{table['hours_per_month']} h",
+                 p["nat_hour"], hours * d(p["nat_hour"]["usd"])),
+            line("nat_gb", "ha", "NAT gateway data processed", f"{u['nat_processed_gb']} GB", p["nat_gb"],
+                 d(u["nat_processed_gb"]) * d(p["nat_gb"]["usd"])),
+        ]
+    lines.append({"key": "free", "group": "free", "component": "VPC, subnets, route tables, IGW, security groups, IAM, "
+                  "AWS-managed KMS keys" + (", ACM certificate, Auto Scaling, launch template, SSM Session Manager"
+                                            if shape == "ha" else ""),
+                  "quantity": "-", "price": None, "amount": Decimal("0.00")})
+    return lines
+
+
+# What each line buys, for the side-by-side table (single / ha).
+BUYS = {
+    "ec2": ("one instance serving the API itself", "two instances, one per AZ: one can fail or be replaced while the other serves"),
+    "ebs": ("its root volume", "one root volume per instance"),
+    "rds": ("one database instance in one AZ", "a synchronous standby in the other AZ, promoted automatically on failure"),
+    "rds_storage": ("the database's storage", "the standby's copy too"),
+    "rds_backup": ("7 days of point-in-time recovery", "the same"),
+    "secret": ("the database password and the admin token, kept out of code and state", "the same"),
+    "secret_api": ("picking up rotations every 10 minutes", "the same, from each instance"),
+    "ipv4": ("the instance's address", "the ALB's addresses in two AZs and the NAT gateway's; the instances have none"),
+    "transfer": ("responses to clients", "the same"),
+    "alb": (None, "one stable HTTPS endpoint, TLS with an ACM certificate, health checks on /ready, draining"),
+    "alb_lcu": (None, "the ALB's traffic capacity (an upper bound at this load)"),
+    "nat": (None, "outbound access from the private subnets: apt, the .deb, Secrets Manager, SSM"),
+    "nat_gb": (None, "the bytes that outbound access moves"),
+    "free": ("the network, its firewall rules and the instance's IAM role", "also Auto Scaling, the certificate, Session Manager"),
+}
+
+
+def render_ha(table):
+    """The side-by-side section: single and ha, both regions."""
+    shapes = {(r, sh): compute(table, r, sh) for r in REGIONS for sh in ("single", "ha")}
+    total = {k: sum(x["amount"] for x in v) for k, v in shapes.items()}
+    by = {k: {x["key"]: x for x in v} for k, v in shapes.items()}
+    u = table["usage_ha"]
+    out = []
+    w = out.append
+    w("## Both shapes side by side")
+    w("")
+    w("`mode = \"single\"` (the default, everything above) against `mode = \"ha\"`: an Application Load Balancer, "
+      f"{u['instances']} instances in an Auto Scaling group in the private subnets, RDS Multi-AZ and one NAT gateway "
+      "([deploy-aws.md](deploy-aws.md#high-availability-mode--ha)). Same region prices, same traffic; a dash is a "
+      "line that shape does not have.")
+    w("")
+    w("| component (ha quantity) | single buys | ha buys | single sa-east-1 | ha sa-east-1 | single us-east-1 | ha us-east-1 |")
+    w("|---|---|---|---:|---:|---:|---:|")
+    for x in shapes[("sa-east-1", "ha")]:
+        k = x["key"]
+        one, many = BUYS[k]
+        cell = lambda r, sh: money(by[(r, sh)][k]["amount"]) if k in by[(r, sh)] else "-"
+        w(f"| {x['component']} ({x['quantity']}) | {one or '-'} | {many} | {cell('sa-east-1', 'single')} | "
+          f"{cell('sa-east-1', 'ha')} | {cell('us-east-1', 'single')} | {cell('us-east-1', 'ha')} |")
+    w(f"| **total** | | | **{money(total[('sa-east-1', 'single')])}** | **{money(total[('sa-east-1', 'ha')])}** | "
+      f"**{money(total[('us-east-1', 'single')])}** | **{money(total[('us-east-1', 'ha')])}** |")
+    w("")
+    sa = by[("sa-east-1", "ha")]
+    extra = total[("sa-east-1", "ha")] - total[("sa-east-1", "single")]
+    w(f"In sa-east-1 ha costs {money(extra)} a month more "
+      f"({(total[('sa-east-1', 'ha')] / total[('sa-east-1', 'single')]).quantize(Decimal('0.1'))} times single). "
+      f"The largest additions: Multi-AZ doubles the RDS lines (+{money(sa['rds']['amount'] / 2 + sa['rds_storage']['amount'] / 2)}), "
+      f"the NAT gateway ({money(sa['nat']['amount'] + sa['nat_gb']['amount'])}), the second instance "
+      f"(+{money((sa['ec2']['amount'] + sa['ebs']['amount']) / 2)}) and the ALB "
+      f"({money(sa['alb']['amount'] + sa['alb_lcu']['amount'])}).")
+    w("")
+    w("Why a NAT gateway rather than VPC endpoints: apt's Debian mirrors, the `.deb` (a release URL) and the RDS CA "
+      "bundle are on the internet, which no endpoint reaches. Endpoints alone would cover Secrets Manager and SSM "
+      "(interface endpoints for secretsmanager, ssm and ssmmessages: 3 endpoints x 2 AZs, each billed by the hour "
+      "and per GB; in us-east-1 $0.06 an hour against the NAT gateway's $0.045) and still leave the instances unable to install anything. One NAT gateway, "
+      "not one per AZ: if its AZ fails, the other AZ's instance keeps serving (requests come in through the ALB and "
+      "the database is inside the VPC); only its outbound calls (secret refresh, apt) wait for the AZ to return.")
+    w("")
+    w("Not priced: CloudWatch (basic monitoring and the ALB's metrics are free), ACM certificates (free with the "
+      "ALB), a Route 53 record for `public_hostname` if you use Route 53 ($0.50 per hosted zone a month), and data "
+      "transfer between AZs (the ALB to an instance in another AZ is free; RDS replication to the standby is "
+      "included).")
+    w("")
+    return out
 
 
 def render(table):
@@ -138,7 +233,10 @@ def render(table):
     w(f"|---|---:|---:|")
     w(f"| **This architecture, list prices** | **{money(total['sa-east-1'])}** | **{money(total['us-east-1'])}** |")
     w(f"| after the always-free first {free_gb} GB out | {money(net['sa-east-1'])} | {money(net['us-east-1'])} |")
+    ha_total = {r: sum(x["amount"] for x in compute(table, r, "ha")) for r in REGIONS}
     w(f"| the original estimate | {money(d(orig['total']))} | - |")
+    w(f"| `mode = \"ha\"` (ALB, 2 instances, Multi-AZ RDS, NAT gateway), list prices ([side by side](#both-shapes-side-by-side)) | "
+      f"{money(ha_total['sa-east-1'])} | {money(ha_total['us-east-1'])} |")
     w("")
     w("> Prices are AWS's published on-demand list prices, written down from the pages named under "
       "[Price sources](#price-sources) without re-fetching them (this repository's machines have no internet access). "
@@ -213,6 +311,7 @@ def render(table):
       f"{money(sa['secret_api']['amount'])}. The original estimate had no secret store (the monolith read its "
       "database password from an environment variable, and its API had no authentication).")
     w("")
+    out.extend(render_ha(table))
     w("## What would change the bill")
     w("")
     w("- **Destroying the stack**: `terraform destroy` stops every line above. The final snapshot it takes by "
@@ -221,10 +320,8 @@ def render(table):
     w("- **Stopping instead of destroying**: a stopped EC2 instance still pays for its EBS volume; a stopped RDS "
       "instance pays for storage and restarts by itself after 7 days. The public IPv4 charge stops with the "
       "instance (an Elastic IP would keep billing).")
-    w("- **Scale-out** ([architecture](architecture.md#aws-deployment)): an Application Load Balancer (hourly plus "
-      "LCU charges), more instances in an Auto Scaling group (each with its EBS volume and, in public subnets, "
-      "its IPv4 address), RDS Multi-AZ (about twice the RDS line), RDS Proxy, NAT gateways for private "
-      "instances, and TLS certificates from ACM (free for use with the ALB).")
+    w("- **Scale-out** ([architecture](architecture.md#aws-deployment)): `mode = \"ha\"` is priced above; beyond "
+      "it, each further instance adds an EC2 and an EBS line, and RDS Proxy or a larger DB class add their own.")
     w("- **Savings Plans / Reserved Instances**: a one- or three-year commitment lowers the EC2 and RDS "
       "instance lines; nothing else.")
     w("- **us-east-1**: the same stack costs "

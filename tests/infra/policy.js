@@ -1135,6 +1135,24 @@ checkHa('private instances reach out through one NAT gateway in a public subnet;
   }
 });
 
+checkHa('cost table (prices.json usage_ha) prices the ha defaults', async () => {
+  const usage = JSON.parse(fs.readFileSync(path.join(dir, 'prices.json'), 'utf8')).usage_ha;
+  assert(usage, 'no usage_ha in prices.json');
+  const [, lt] = only('aws_launch_template');
+  const [, db] = only('aws_db_instance');
+  const want = {
+    instance_type: await planned(lt.instance_type),
+    instances: await planned('${var.asg_desired_capacity}'),
+    root_volume_gb: await planned(lt.block_device_mappings[0].ebs[0].volume_size),
+    db_instance_class: resolve(db.instance_class),
+    db_multi_az: await planned(db.multi_az),
+    db_storage_gb: resolve(db.allocated_storage),
+    public_ipv4_addresses: 2 + resources('aws_eip').length, // the ALB's, one per public subnet, and the NAT gateway's
+  };
+  const diff = Object.keys(want).filter((k) => usage[k] !== want[k]).map((k) => `${k}: ${show(usage[k])} != ${show(want[k])}`);
+  assert(diff.length === 0, diff.join(', '));
+});
+
 const instancePolicyDocHa = () => {
   const p = resources('aws_iam_role_policy').find(([n]) => n === 'instance_secrets');
   assert(p, 'no aws_iam_role_policy.instance_secrets');

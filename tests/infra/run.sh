@@ -161,6 +161,8 @@ mutate "ha: health check on /health" ha.tf "ha: deregistration delay >= SHUTDOWN
   's|path                = "/ready"|path                = "/health"|'
 mutate "ha: per-address connection cap behind the ALB" user-data.sh.tftpl "ha: user data" \
   '/^MAX_CLIENT_CONNECTIONS=0$/d'
+mutate "ha: cost table prices one instance" variables.tf "ha: cost table (prices.json usage_ha) prices the ha defaults" \
+  '/variable "asg_desired_capacity"/,/^}/s/default     = 2/default     = 3/'
 
 if [ ${#mutants[@]} -gt 0 ]; then
   dirs=()
