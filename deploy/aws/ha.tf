@@ -27,7 +27,7 @@ locals {
   # cross the ALB.
   deregistration_delay = var.shutdown_drain + var.shutdown_timeout + 5
 
-  # The ALB's and target group's names are limited to 32 characters.
+  # The ALB's name is limited to 32 characters.
   lb_name = substr(var.name, 0, 28)
 }
 
@@ -159,7 +159,10 @@ resource "aws_lb" "app" {
 resource "aws_lb_target_group" "app" {
   count = local.ha ? 1 : 0
 
-  name                 = "${local.lb_name}-app"
+  # name_prefix (6 characters at most), not name: with create_before_destroy
+  # a replacement (a new port) must not collide with the old group's name
+  # while the listener still uses it.
+  name_prefix          = "tm-"
   port                 = var.app_port_ha
   protocol             = "HTTP"
   target_type          = "instance"
@@ -175,7 +178,7 @@ resource "aws_lb_target_group" "app" {
     protocol            = "HTTP"
     matcher             = "200"
     interval            = var.health_check_interval
-    timeout             = var.health_check_interval - 1
+    timeout             = min(var.health_check_interval - 1, 10) # below the interval, as the ALB requires
     healthy_threshold   = 2
     unhealthy_threshold = var.health_check_unhealthy_threshold
   }

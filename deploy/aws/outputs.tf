@@ -61,6 +61,11 @@ output "alb_dns_name" {
   value       = one(aws_lb.app[*].dns_name)
 }
 
+output "target_group_arn" {
+  description = "ha: the target group's ARN (aws elbv2 describe-target-health). single: null."
+  value       = one(aws_lb_target_group.app[*].arn)
+}
+
 output "asg_name" {
   description = "ha: the Auto Scaling group's name (instance refresh, list instances). single: null."
   value       = one(aws_autoscaling_group.app[*].name)
