@@ -69,12 +69,18 @@ locals {
     # Written with var.mode, not local.ha: tests/infra evaluates these.
     app_port         = var.mode == "ha" ? var.app_port_ha : (var.tls_secret_arn == "" ? 80 : 443)
     tls_secret_arn   = var.mode == "ha" ? "" : var.tls_secret_arn
-    # Behind the ALB: no per-address connection cap (every request comes
-    # from the ALB's few addresses), and the drain long enough for the
-    # health check to see /ready 503 (ha.tf, target group).
-    behind_lb        = var.mode == "ha"
-    shutdown_drain   = var.shutdown_drain
-    shutdown_timeout = var.shutdown_timeout
+    # ha only, and empty in single so that the single instance's user data
+    # stays byte for byte what it was (user_data_replace_on_change would
+    # otherwise replace a running instance on upgrade). Behind the ALB:
+    # lb_env (more deploy.env lines): no per-address connection cap (every
+    # connection comes from the ALB's few addresses; 0 = off), and a drain
+    # that outlasts the health check's interval x unhealthy threshold so
+    # /ready 503 takes the instance out of rotation before it stops
+    # accepting (ha.tf); lb_setup (commands after the settings): the SSM
+    # agent for Session Manager, which Debian's image lacks (AWS publishes
+    # the .deb on S3).
+    lb_env   = var.mode == "ha" ? "MAX_CLIENT_CONNECTIONS=0\nSHUTDOWN_DRAIN=${var.shutdown_drain}\nSHUTDOWN_TIMEOUT=${var.shutdown_timeout}\n" : ""
+    lb_setup = var.mode == "ha" ? "log \"ha: SSM agent (Session Manager; no SSH)\"\nretry 5 curl -fsSL --proto '=https' -o /tmp/amazon-ssm-agent.deb https://s3.amazonaws.com/ec2-downloads-windows/SSMAgent/latest/debian_amd64/amazon-ssm-agent.deb\napt-get install -y -q /tmp/amazon-ssm-agent.deb\nrm -f /tmp/amazon-ssm-agent.deb\nsystemctl enable --now amazon-ssm-agent\n\n" : ""
     log_level        = var.log_level
     deb_url          = var.deb_url
     deb_sha256       = var.deb_sha256

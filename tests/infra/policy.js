@@ -1106,7 +1106,7 @@ checkHa('deregistration delay >= SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT; /ready healt
   assert(/\.latest_version\}$/.test(lt.version), `launch_template version ${show(lt.version)}: a new version must reach the group`);
 });
 
-checkHa('user data: the same template, MAX_CLIENT_CONNECTIONS=0 and the drain behind the ALB, the SSM agent; not in single', async () => {
+checkHa('user data: the same template, MAX_CLIENT_CONNECTIONS=0 and the drain behind the ALB, the SSM agent; nothing added in single', async () => {
   const [, lt] = only('aws_launch_template');
   assert(/^\$\{base64gzip\(templatefile\("\$\{path\.module\}\/user-data\.sh\.tftpl", local\.user_data_vars\)\)\}$/.test(lt.user_data),
     `launch template user_data ${show(lt.user_data)}`);
@@ -1116,13 +1116,20 @@ checkHa('user data: the same template, MAX_CLIENT_CONNECTIONS=0 and the drain be
   M = VIEWS.ha;
   const text = H.renderTemplate(ha.src, ha.sample).text;
   assert(String(ha.sample.app_port) === String(await planned('${var.app_port_ha}')), `app_port ${show(ha.sample.app_port)} in ha`);
-  assert(ha.sample.tls_secret_arn === '' && String(ha.sample.behind_lb) === 'true', `tls_secret_arn ${show(ha.sample.tls_secret_arn)}, behind_lb ${show(ha.sample.behind_lb)}`);
-  const block = /^if \[ "\$BEHIND_LB" = true \]; then\n([\s\S]*?)^fi$/m.exec(text);
-  assert(block, 'no `if [ "$BEHIND_LB" = true ]` block');
-  for (const want of ['MAX_CLIENT_CONNECTIONS=0', `SHUTDOWN_DRAIN=${ha.sample.shutdown_drain}`, `SHUTDOWN_TIMEOUT=${ha.sample.shutdown_timeout}`, 'amazon-ssm-agent']) {
-    assert(block[1].includes(want), `the ha block lacks ${want}`);
+  assert(ha.sample.tls_secret_arn === '', `tls_secret_arn ${show(ha.sample.tls_secret_arn)} in ha`);
+  const env = /^cat > \/etc\/togglemaster\/deploy\.env <<EOF\n([\s\S]*?)\nEOF$/m.exec(text);
+  assert(env, 'no deploy.env block');
+  const lines = env[1].split('\n');
+  for (const want of ['MAX_CLIENT_CONNECTIONS=0', `SHUTDOWN_DRAIN=${await planned('${var.shutdown_drain}')}`,
+    `SHUTDOWN_TIMEOUT=${await planned('${var.shutdown_timeout}')}`]) {
+    assert(lines.includes(want), `deploy.env lacks ${want} in ha`);
   }
-  assert(String(one.sample.behind_lb) === 'false', `behind_lb ${show(one.sample.behind_lb)} in single`);
+  assert(/^systemctl enable --now amazon-ssm-agent$/m.test(text), 'the SSM agent is not installed and started in ha');
+  // In single the additions render to nothing, so a running single
+  // instance's user data (user_data_replace_on_change) is not changed.
+  const single = H.renderTemplate(one.src, one.sample).text;
+  assert(!/MAX_CLIENT_CONNECTIONS|SHUTDOWN_DRAIN|amazon-ssm-agent/.test(single), 'the ha additions render in single');
+  assert(Object.entries(one.sample).every(([k, v]) => !/^lb_/.test(k) || v === ''), `lb_* not empty in single: ${show(one.sample)}`);
 });
 
 checkHa('private instances reach out through one NAT gateway in a public subnet; the IGW route stays on the public table', () => {

@@ -159,8 +159,8 @@ mutate "ha: deregistration delay below the drain" ha.tf "ha: deregistration dela
   's/deregistration_delay = var.shutdown_drain + var.shutdown_timeout + 5/deregistration_delay = var.shutdown_drain/'
 mutate "ha: health check on /health" ha.tf "ha: deregistration delay >= SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT" \
   's|path                = "/ready"|path                = "/health"|'
-mutate "ha: per-address connection cap behind the ALB" user-data.sh.tftpl "ha: user data" \
-  '/^MAX_CLIENT_CONNECTIONS=0$/d'
+mutate "ha: per-address connection cap behind the ALB" compute.tf "ha: user data" \
+  's/MAX_CLIENT_CONNECTIONS=0\\n//'
 mutate "ha: cost table prices one instance" variables.tf "ha: cost table (prices.json usage_ha) prices the ha defaults" \
   '/variable "asg_desired_capacity"/,/^}/s/default     = 2/default     = 3/'
 
