@@ -112,7 +112,7 @@ chmod +x "$sim/bin/"*
 
 # The cases' user data, rendered in one node process (the parser is slow to load).
 DEB_URL=https://example.com/togglemaster_0.1.0_amd64.deb
-for c in deb badsum nodeb notready require tls authoff; do mkdir -p "$sim/$c"; done
+for c in deb badsum nodeb notready require tls authoff ha; do mkdir -p "$sim/$c"; done
 node tests/infra/policy.js --render-user-data deploy/aws \
   "$sim/deb/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
   "$sim/badsum/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$(printf 'b%.0s' {1..64})\"}" \
@@ -120,7 +120,8 @@ node tests/infra/policy.js --render-user-data deploy/aws \
   "$sim/notready/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
   "$sim/require/user-data.sh={\"deb_url\": \"\", \"db_sslmode\": \"require\"}" \
   "$sim/tls/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\", \"tls_secret_arn\": \"$TLS_ARN\"}" \
-  "$sim/authoff/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" ||
+  "$sim/authoff/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\"}" \
+  "$sim/ha/user-data.sh={\"deb_url\": \"$DEB_URL\", \"deb_sha256\": \"$DEB_SHA\", \"mode\": \"ha\"}" ||
   { echo "FAIL - user data: rendering the template"; failed=1; finish; }
 
 # run NAME [ENV...]: run NAME's user data in a private mount namespace;
@@ -260,10 +261,22 @@ run authoff AUTH=off
 check "auth off after all (/ready without \"auth\":\"on\"): exit non-zero, service stopped" bash -c \
   "[ \"\$(cat '$sim/authoff/rc')\" != 0 ] && grep -q 'systemctl stop togglemaster.service' '$sim/authoff/log' && grep -q 'authentication is not on' '$sim/authoff/out'"
 
-for c in deb badsum nodeb notready require tls authoff; do
+# --- 8. mode = "ha": behind the ALB, reached through Session Manager
+run ha
+check "ha: installs and starts: exit 0, /ready over http on app_port_ha (8080)" bash -c \
+  "[ \"\$(cat '$sim/ha/rc')\" = 0 ] && grep -q 'curl -fsS http://127.0.0.1:8080/ready' '$sim/ha/log'"
+check "ha: env file: PORT=8080, MAX_CLIENT_CONNECTIONS=0, SHUTDOWN_DRAIN=15, SHUTDOWN_TIMEOUT=10" bash -c \
+  "[ \"\$(set -a; . '$sim/ha/result/etc/togglemaster.env'; echo \"\$PORT|\$MAX_CLIENT_CONNECTIONS|\$SHUTDOWN_DRAIN|\$SHUTDOWN_TIMEOUT|\$AUTH_REQUIRED\")\" = '8080|0|15|10|true' ]"
+check "ha: installs and enables the SSM agent" bash -c \
+  "grep -q 'apt-get install -y -q /tmp/amazon-ssm-agent.deb' '$sim/ha/log' && grep -q 'systemctl enable --now amazon-ssm-agent' '$sim/ha/log'"
+check "ha: admin token in the env file too" admin_token_ok ha
+check "single: none of the ha settings (deb case)" bash -c \
+  "! grep -Eq 'MAX_CLIENT_CONNECTIONS|SHUTDOWN_|amazon-ssm-agent' '$sim/deb/result/etc/togglemaster.env' '$sim/deb/log'"
+
+for c in deb badsum nodeb notready require tls authoff ha; do
   if [ ! -s "$sim/$c/rc" ]; then echo "--- $c: did not run"; cat "$sim/$c/out" 2>/dev/null; fi
 done
 if [ "$failed" -ne 0 ]; then
-  for c in deb badsum nodeb notready require tls authoff; do echo "--- $c (exit $(cat "$sim/$c/rc" 2>/dev/null))"; tail -n 5 "$sim/$c/out" 2>/dev/null; done
+  for c in deb badsum nodeb notready require tls authoff ha; do echo "--- $c (exit $(cat "$sim/$c/rc" 2>/dev/null))"; tail -n 5 "$sim/$c/out" 2>/dev/null; done
 fi
 finish
