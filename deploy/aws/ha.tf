@@ -151,7 +151,10 @@ resource "aws_lb" "app" {
 
   # Malformed headers are dropped rather than passed to the service.
   drop_invalid_header_fields = true
-  idle_timeout               = 60
+  # Below the service's KEEPALIVE_TIMEOUT (75 s): the ALB closes idle
+  # connections first, so it never sends a request on one the service has
+  # just closed (which the client would see as a 502).
+  idle_timeout = 60
 
   tags = { Name = "${var.name}-alb" }
 }
