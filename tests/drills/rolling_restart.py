@@ -320,14 +320,14 @@ class Load:
             data = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if data is not None else {}
             err = None
-            unavailable = None
+            unavailable = None   # a tolerated 503: its Retry-After ("" if none)
             t0 = time.monotonic()
             try:
                 conn.request(method, path, body=data, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()
                 if resp.status == 503 and kind == "write" and self.tolerate_503:
-                    unavailable = resp.getheader("Retry-After")
+                    unavailable = resp.getheader("Retry-After") or ""
                 elif resp.status != want:
                     err = "HTTP %d %r" % (resp.status, raw[:200])
                 elif note and note[0] in ("name", "key"):
