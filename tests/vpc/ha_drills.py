@@ -17,20 +17,25 @@ of both database namespaces, and the router sends it to the primary
 standby; here a failover replaces that route, so the app hosts keep their
 DB_HOST and reach the new primary when they reconnect.
 
+HAProxy is rolling_restart.py's configuration (TLS added) plus fail-open
+backups: while /ready is 503 on both hosts (the database is down) it still
+sends traffic to them, as an AWS ALB does when every target is unhealthy.
+
 Security groups (nftables input chains): app hosts admit :80 only from the
 load balancer; database hosts admit :5432 only from the app hosts and the
 other database host (replication).
 
 Drills (each with its own load; figures line per drill):
-  1 kill-host     every process of tmha-app1 gets kill -9: after HAProxy's
-                  health check (GET /ready, 200 ms, fall 2) removes it, no
-                  request fails; tmha-app2 serves everything; tm1 is started
+  1 kill-host     every process of tmha-app1 gets kill -9: no request sent
+                  after HAProxy's health check (GET /ready, 200 ms, fall 2)
+                  removed it fails (those in flight at the kill may, and
+                  are listed); tmha-app2 serves everything; tm1 is started
                   again.
   2 rolling       SIGTERM (SHUTDOWN_DRAIN=2) and replace each host in turn:
                   zero failed requests.
-  3 zone-loss     the link of private subnet b (r-app2) is cut: after the
-                  health check removes tm2 no request fails; the link is
-                  restored.
+  3 zone-loss     the link of private subnet b (r-app2) is cut: no request
+                  sent after the health check removed tm2 fails; the link
+                  is restored 1.5 s later.
   4 db-failover   the primary's host dies (every process in tmha-db1 kill -9),
                   the replica is promoted and the endpoint moved to it:
                   writes answer 503 (with Retry-After) for at most
