@@ -32,7 +32,8 @@ BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
 IMAGE_PACKAGES=(buildah debootstrap docker-compose python3-yaml)
 # Debian package: build, lint, verify the unit, install in a chroot.
 DEB_PACKAGES=(dpkg-dev fakeroot lintian systemd debootstrap)
-# VPC replica: namespaces, veth, nftables security groups.
+# VPC replica: namespaces, veth, nftables security groups (its ha shape,
+# tests/vpc/ha_drills.py, also uses haproxy, openssl and postgresql above).
 VPC_PACKAGES=(iproute2 nftables)
 
 wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")

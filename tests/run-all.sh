@@ -90,6 +90,7 @@ run_step fuzz tests/fuzz/run.sh
 run_step smoke-script tests/smoke/run.sh
 run_step valgrind tests/valgrind/run.sh
 run_step vpc-replica env TM_VPC_REQUIRED=1 tests/vpc/run.sh
+run_step vpc-ha env TM_VPC_REQUIRED=1 TM_BINARY=build/togglemaster $PY tests/vpc/ha_drills.py
 run_step openapi-lint tests/lint/openapi.sh
 run_step infra tests/infra/run.sh
 

@@ -263,6 +263,11 @@ class Load:
         # toggle name -> the states it may have now: one after an
         # acknowledged PUT; an unacknowledged PUT adds its state.
         self.toggle_states = {n: {False} for names in toggles for n in names}
+        # Writes answered 503 (database unavailable) when tolerate_503 is set
+        # (the database failover drill of tests/vpc/ha_drills.py): not
+        # failures, not acknowledged either.
+        self.tolerate_503 = False
+        self.unavailable = [[] for _ in range(CLIENT_THREADS)]   # (t1, request, Retry-After)
         self.threads = [threading.Thread(target=self.run, args=(i,), name="load-%d" % i, daemon=True)
                         for i in range(CLIENT_THREADS)]
 
@@ -299,9 +304,14 @@ class Load:
         state = rnd.random() < 0.5
         return ("write", "PUT", "/flags/" + name, {"is_enabled": state}, 200, ("toggle", name, state))
 
+    def connect(self):
+        """A new client connection to the load balancer (a subclass may
+        speak TLS to another address)."""
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=CLIENT_TIMEOUT)
+
     def run(self, idx):
         rnd = random.Random(1000 + idx)
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=CLIENT_TIMEOUT)
+        conn = self.connect()
         records, failures = self.records[idx], self.failures[idx]
         n = 0
         while not self.stop.is_set():
@@ -310,12 +320,15 @@ class Load:
             data = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if data is not None else {}
             err = None
+            unavailable = None   # a tolerated 503: its Retry-After ("" if none)
             t0 = time.monotonic()
             try:
                 conn.request(method, path, body=data, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()
-                if resp.status != want:
+                if resp.status == 503 and kind == "write" and self.tolerate_503:
+                    unavailable = resp.getheader("Retry-After") or ""
+                elif resp.status != want:
                     err = "HTTP %d %r" % (resp.status, raw[:200])
                 elif note and note[0] in ("name", "key"):
                     doc = json.loads(raw)
@@ -325,9 +338,12 @@ class Load:
                 err = "%s: %s" % (type(e).__name__, e)
                 conn.close()   # the next request opens a new connection
             t1 = time.monotonic()
-            records.append((t0, t1, kind, err is None))
+            records.append((t0, t1, kind, err is None and unavailable is None))
             if err is not None:
                 failures.append((t1, kind, "%s %s" % (method, path), err))
+            elif unavailable is not None:
+                self.unavailable[idx].append((t1, "%s %s" % (method, path), unavailable))
+                err = "503"   # not acknowledged: the ledger below treats it as unknown
             if note and note[0] == "create":
                 if err is None:
                     self.created[idx][note[1]] = note[2]
