@@ -72,6 +72,11 @@ struct store {
     _Atomic long long unreachable_until_ms;
     /* While unreachable: one connection at a time tries to connect. */
     atomic_bool probing;
+    /* Monotonic time (ms) of the last answer any connection got: a
+     * statement that times out proves the database unreachable only when
+     * nothing has answered since it was sent (else its own connection was
+     * the trouble, e.g. a path that broke and healed). */
+    _Atomic long long last_answer_ms;
     /* Random per process: marks the changes this instance publishes so its
      * own listener can skip them. */
     char instance_id[17];

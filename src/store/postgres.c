@@ -271,12 +271,18 @@ static void mark_unreachable(struct store *store)
     atomic_store(&store->unreachable_until_ms, monotonic_ms() + UNREACHABLE_BACKOFF_MS);
 }
 
+static void note_answer(struct store *store)
+{
+    atomic_store(&store->last_answer_ms, monotonic_ms());
+}
+
 /* Waits for the answer to the query just sent, until the deadline. On
  * STORE_OK *out is the last result (the caller checks its status and clears
  * it); otherwise the connection is dropped. */
 static enum store_status await_result(struct pg_conn *c, const char *what, PGresult **out)
 {
-    long long deadline = monotonic_ms() + c->base.store->cfg->db_statement_timeout_ms + CLIENT_MARGIN_MS;
+    long long sent_ms = monotonic_ms();
+    long long deadline = sent_ms + c->base.store->cfg->db_statement_timeout_ms + CLIENT_MARGIN_MS;
     PGresult *res, *last = NULL;
 
     c->timed_out = false;
@@ -291,7 +297,12 @@ static enum store_status await_result(struct pg_conn *c, const char *what, PGres
                 c->timed_out = true;
                 PQclear(last);
                 disconnect(c);
-                mark_unreachable(c->base.store);
+                /* Only when no other connection has heard from the
+                 * database since this one sent: after a partition heals,
+                 * a statement stuck on an old connection must not make
+                 * every request fail fast for the backoff. */
+                if (atomic_load(&c->base.store->last_answer_ms) < sent_ms)
+                    mark_unreachable(c->base.store);
                 return STORE_UNAVAILABLE;
             }
             if ((ready < 0 && errno != EINTR) || (ready > 0 && PQconsumeInput(c->pg) == 0)) {
@@ -313,6 +324,7 @@ static enum store_status await_result(struct pg_conn *c, const char *what, PGres
             disconnect(c);
         return STORE_UNAVAILABLE;
     }
+    note_answer(c->base.store);
     *out = last;
     return STORE_OK;
 }
