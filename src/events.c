@@ -188,7 +188,7 @@ void events_publish(struct events *ev, const char *type, const char *action, con
 
     if (ev == NULL)
         return;
-    data = json_pack("{s:s, s:s?, s:s?}", "type", type, "action", action, "name", name);
+    data = json_pack("{s:s, s:s*, s:s*}", "type", type, "action", action, "name", name);
     pthread_mutex_lock(&ev->lock);
     text = render(ev, ev->seq + 1, "change", data, &len);
     if (text == NULL) {
