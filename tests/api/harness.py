@@ -289,12 +289,15 @@ class EventStream:
     a block of comments only is {"comment": text}. Also looks like a
     Response, for assertError."""
 
-    def __init__(self, host, port, path="/api/v1/events", headers=None, timeout=SOCKET_TIMEOUT, rcvbuf=None):
+    def __init__(self, host, port, path="/api/v1/events", headers=None, timeout=SOCKET_TIMEOUT, rcvbuf=None,
+                 tls=None, tls_name="localhost"):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
+        if tls is not None:   # an ssl.SSLContext
+            self.sock = tls.wrap_socket(self.sock, server_hostname=tls_name)
         lines = ["GET %s HTTP/1.1" % path, "Host: %s:%d" % (host, port)]
         lines += ["%s: %s" % kv for kv in (headers or {}).items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())

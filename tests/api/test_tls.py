@@ -18,7 +18,8 @@ import subprocess
 import time
 import unittest
 
-from harness import BACKEND, Server, TMTestCase, migrate, new_database, run_cmd, stop_and_check, tmpdir
+from harness import (BACKEND, EventStream, Server, TMTestCase, migrate, new_database, run_cmd, stop_and_check, tmpdir,
+                     uniq)
 
 SQLITE_ONLY = unittest.skipIf(BACKEND != "sqlite", "transport tests need no database: run on SQLite")
 
@@ -105,6 +106,23 @@ class Tls(TMTestCase):
                 raise AssertionError("HTTPS /ready never answered 200\n" + s.output_tail())
             time.sleep(0.1)
         return s, ctx, live_cert, live_key
+
+    def test_change_stream_over_tls(self):
+        s, ctx, _, _ = self.start()
+        stream = EventStream("127.0.0.1", s.port, tls=ctx)
+        try:
+            self.assertEqual(stream.status, 200)
+            self.assertEqual(stream.next_event(), {"retry": "2000"})
+            self.assertEqual(stream.next_change()["event"], "ready")
+            names = [uniq("tls-ev") for _ in range(3)]
+            for n in names:
+                self.assertEqual(https(s, ctx, "POST", "/flags", {"name": n})[0], 201)
+            self.assertEqual([stream.next_change()["data"]["name"] for _ in names], names)
+            s.send_signal(signal.SIGTERM)
+            self.assertTrue(stream.ended(10))
+            self.assertEqual(s.wait_exit(15), 0)
+        finally:
+            stream.close()
 
     def test_api_over_https_with_hostname_verification(self):
         s, ctx, _, _ = self.start()
