@@ -25,6 +25,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY Makefile ./
 COPY src/ src/
+# The web console, embedded into the binary at build time.
+COPY console/ console/
+COPY scripts/embed-console.sh scripts/
 # The Makefile takes the git revision the binary reports (`togglemaster
 # version`) from `git rev-parse`; the build context has no .git, so pass it
 # in: --build-arg REVISION=$(git rev-parse --short HEAD) (make release does).

@@ -36,7 +36,9 @@ LDFLAGS    := -pthread $(EXTRA_LDFLAGS)
 LDLIBS     := $(PKG_LIBS) -lm
 
 SRC        := $(wildcard src/*.c src/api/*.c src/store/*.c src/http/*.c src/eval/*.c)
-OBJ        := $(SRC:%.c=$(BUILD)/obj/%.o)
+# The web console (console/) is embedded: a generated source with its bytes.
+CONSOLE_GEN := $(BUILD)/gen/console_assets.c
+OBJ        := $(SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/console_assets.o
 LLHTTP_OBJ := $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
 
 .PHONY: all run test unit fuzz deps clean image-test deb deb-test release release-test release-version bench FORCE
@@ -56,6 +58,14 @@ $(patsubst %.c,$(BUILD)/obj/%.o,$(shell grep -lE '"(\.\./)*version\.h"' $(SRC)))
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(CONSOLE_GEN): scripts/embed-console.sh $(wildcard console/*)
+	@mkdir -p $(dir $@)
+	sh scripts/embed-console.sh console $@
+
+$(BUILD)/obj/gen/console_assets.o: $(CONSOLE_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
 # llhttp's generated code is not held to our warning flags.
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -103,7 +113,7 @@ FUZZ_CFLAGS := -std=c17 -O1 -g -D_GNU_SOURCE -pthread -Isrc -Itests/unit $(PKG_C
 FUZZ_BIN   := build/fuzz/fuzz_config build/fuzz/fuzz_request build/fuzz/fuzz_path build/fuzz/fuzz_http \
               build/fuzz/fuzz_logic build/fuzz/fuzz_auth
 FUZZ_HTTP_SRC := $(filter-out src/main.c src/keycmd.c src/store/open.c src/store/sqlite.c src/store/postgres.c,$(SRC)) \
-               tests/unit/fake_store.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c
+               tests/unit/fake_store.c build/gen/console_assets.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c
 build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c src/flagdoc.c src/flag.c src/flagset.c src/text.c \
                          src/eval/value.c src/eval/logic.c src/eval/flagd.c

@@ -364,3 +364,21 @@ void api_flag_history(struct api_call *call)
     job->query.object_name = job->name;
     api_defer(call, &job->base);
 }
+
+/* GET /api/v1/whoami: who the caller's key says they are, so that a client
+ * (the console) can show what its role allows. It only reports: every
+ * route checks the role itself. */
+void api_whoami(struct api_call *call)
+{
+    struct snapshot *snap = api_snapshot_or_503(call);
+    bool anonymous = strcmp(call->who.id, "anonymous") == 0;
+    json_t *body;
+
+    if (snap == NULL)
+        return;
+    body = json_pack("{s:b, s:s, s:s?, s:s}", "auth", api_auth_on(call->app, snap), "role",
+                     auth_role_name(call->who.role), "key_id", anonymous ? NULL : call->who.id, "name",
+                     call->who.name);
+    snapshot_release(snap);
+    respond_json(call->req, 200, body);
+}

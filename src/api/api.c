@@ -41,6 +41,9 @@ static const struct api_route routes[] = {
     {{METHOD_GET, "/metrics"}, api_metrics, ROLE_CLIENT, API_METRICS},
     {{METHOD_GET, "/flags/{name}/usage"}, api_flag_usage, ROLE_EDITOR, 0},
     {{METHOD_GET, "/insights/stale"}, api_stale_flags, ROLE_EDITOR, 0},
+    {{METHOD_GET, "/api/v1/whoami"}, api_whoami, ROLE_CLIENT, 0},
+    {{METHOD_GET, "/"}, api_console_page, ROLE_PUBLIC, API_STATIC},
+    {{METHOD_GET, "/assets/{file}"}, api_console_asset, ROLE_PUBLIC, API_STATIC},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -392,8 +395,9 @@ void api_handle(void *ctx, struct http_request *req)
     req->tag = match.index;
     /* Answers change with every write: reads revalidate (their ETags make
      * that cheap), nothing else is kept. */
-    http_add_header(req, "Cache-Control",
-                    match.index >= 0 && (req->method & (METHOD_GET | METHOD_HEAD)) ? "no-cache" : "no-store");
+    if (match.index < 0 || !(routes[match.index].flags & API_STATIC))
+        http_add_header(req, "Cache-Control",
+                        match.index >= 0 && (req->method & (METHOD_GET | METHOD_HEAD)) ? "no-cache" : "no-store");
     if (answer_preflight(api, req, &match))
         return;
     cors_headers(api, req);

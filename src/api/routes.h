@@ -27,6 +27,9 @@ struct api_identity {
 #define API_JSON_BODY (1u << 0)
 /* GET /metrics: public when METRICS_PUBLIC is set. */
 #define API_METRICS (1u << 1)
+/* The console's files: the handler sets its own Cache-Control (hashed
+ * names are immutable). */
+#define API_STATIC (1u << 2)
 
 struct api_call;
 typedef void (*api_handler_fn)(struct api_call *call);
@@ -70,6 +73,9 @@ void api_flag_history(struct api_call *call);
 void api_metrics(struct api_call *call);
 void api_flag_usage(struct api_call *call);
 void api_stale_flags(struct api_call *call);
+void api_whoami(struct api_call *call);
+void api_console_page(struct api_call *call);
+void api_console_asset(struct api_call *call);
 
 /* Whether authentication is on: ADMIN_TOKEN is set or a key exists
  * (revoked ones count, so that revoking the last key never opens the
