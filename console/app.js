@@ -1205,7 +1205,7 @@
           else {
             try { members.targeting = JSON.parse(text); } catch {
               // Not JSON: let the server say what is wrong with it, in its words.
-              rawTargeting = text;
+              rawTargeting = ed.jsonText;
             }
           }
         }
