@@ -419,7 +419,7 @@
 
   // ---------------------------------------------------------------- flags list
 
-  function stateSwitch(flag, { id, onDone } = {}) {
+  function stateSwitch(flag, { id, onStart, onDone } = {}) {
     const on = flag.state === 'ENABLED';
     const btn = h('button', {
       id, type: 'button', role: 'switch', class: 'switch', 'aria-checked': on ? 'true' : 'false',
@@ -427,6 +427,7 @@
       title: canWrite() ? (on ? 'Enabled: click to disable' : 'Disabled: click to enable') : `Your key's role (${role()}) cannot change flags`,
       onclick: async () => {
         btn.disabled = true;
+        if (onStart) onStart();
         try {
           await api('PUT', flagPath(flag.name), { is_enabled: !on });
           await fetchFlag(flag.name);
@@ -437,10 +438,25 @@
         } catch (e) {
           toast(e.message, 'error');
           btn.disabled = !canWrite();
+          if (onDone) onDone(e);
         }
       },
     }, h('span', { class: 'switch-knob', 'aria-hidden': 'true' }));
     return btn;
+  }
+
+  /** A few words on what a flag's targeting does, for the list. */
+  function targetingSummary(f) {
+    const names = Object.keys(f.variants || {});
+    const def = f.defaultVariant === null || f.defaultVariant === undefined ? 'code default' : f.defaultVariant;
+    const m = parseTargeting(f.targeting, names);
+    if (!m) return 'Custom rule';
+    const parts = [];
+    if (m.rules.length) parts.push(`${m.rules.length} rule${m.rules.length === 1 ? '' : 's'}`);
+    if (m.fallback.kind === 'split') parts.push(`split ${m.fallback.split.map(([n, w]) => `${n} ${w}%`).join(' / ')}`);
+    else if (m.fallback.kind === 'variant') parts.push(`else ${m.fallback.variant}`);
+    else parts.push(m.rules.length ? `else ${def}` : `serves ${def}`);
+    return parts.join(', ');
   }
 
   function viewFlags(main) {
@@ -484,6 +500,7 @@
               h('a', { class: 'flag-name', href: `#/flags/${encodeURIComponent(f.name)}` }, f.name),
               h('p', { class: 'flag-desc' }, f.description || h('span', { class: 'muted' }, 'No description'))),
             h('div', { class: 'flag-meta' },
+              h('span', { class: 'muted small summary' }, targetingSummary(f)),
               h('span', { class: `badge badge-type-${f.type}` }, f.type),
               h('span', { class: `state-label ${f.state === 'ENABLED' ? 'on' : 'off'}` }, f.state === 'ENABLED' ? 'Enabled' : 'Disabled'),
               h('span', { class: 'muted small', title: f.last_evaluated_at ? `Last evaluated ${fullTime(f.last_evaluated_at)}` : 'Never evaluated' },
@@ -729,7 +746,8 @@
   }
 
   function viewFlag(main, name) {
-    const v = { name: 'flag', flagName: name, dirty: false };
+    // busy: writes of this page in flight; their own change events are not "someone else".
+    const v = { name: 'flag', flagName: name, dirty: false, busy: 0 };
     const flag0 = state.flags.get(name);
     if (!flag0) {
       if (!state.flagsLoaded) {
@@ -783,12 +801,16 @@
     const markDirty = () => { v.dirty = true; };
 
     function drawHead() {
+      keepFocus(() => drawHeadNow());
+    }
+    function drawHeadNow() {
       head.textContent = '';
       head.append(
         h('p', { class: 'crumbs' }, h('a', { href: '#/flags' }, icon('back'), 'All flags')),
         h('div', { class: 'page-head' },
           h('div', { class: 'title-with-switch' },
-            stateSwitch(flag, { id: 'editor-toggle', onDone: () => { flag = state.flags.get(name) || flag; drawHead(); loadHistory(); } }),
+            stateSwitch(flag, { id: 'editor-toggle', onStart: () => { v.busy++; },
+              onDone: () => { v.busy--; flag = state.flags.get(name) || flag; drawHead(); loadHistory(); } }),
             h('div', null,
               h('h1', { class: 'mono-title' }, flag.name),
               h('p', { class: 'muted small' },
@@ -803,6 +825,7 @@
               'Delete flag', async () => {
                 await api('DELETE', flagPath(flag.name));
                 state.flags.delete(flag.name);
+                v.dirty = false;
                 toast(`Flag ${flag.name} deleted`);
                 announce(`Flag ${flag.name} deleted`);
                 location.hash = '#/flags';
@@ -1047,6 +1070,7 @@
         total.textContent = `Total ${sum}% · bucketed by flag name and targeting key, so each user keeps their variant`;
         drawPreview();
       };
+      const canRemove = !ro && fb.split.length > 2;
       fb.split.forEach(([vname], i) => {
         const rid = `split-range-${i}`;
         const nid = `split-num-${i}`;
@@ -1062,9 +1086,28 @@
         wrap.append(h('div', { class: 'split-row' },
           h('span', { class: `swatch seg-${i % 6}`, 'aria-hidden': 'true' }),
           h('label', { for: rid, class: 'split-name' }, vname), range,
-          h('span', { class: 'pct-wrap' }, num, h('span', { 'aria-hidden': 'true' }, '%'))));
+          h('span', { class: 'pct-wrap' }, num, h('span', { 'aria-hidden': 'true' }, '%'),
+            canRemove ? h('button', { class: 'btn btn-icon btn-ghost', type: 'button', 'aria-label': `Leave ${vname} out of the split`,
+              onclick: () => {
+                setWeight(fb.split, i, 0);
+                fb.split.splice(i, 1);
+                touchTargeting();
+                drawTargeting();
+                focusId('fallback-kind');
+              } }, icon('x')) : null)));
       });
       wrap.prepend(bar);
+      const missing = variantNames().filter((n) => !fb.split.some(([x]) => x === n));
+      if (missing.length && !ro) {
+        const addSel = h('select', { id: 'split-add-variant', 'aria-label': 'Variant to add to the split' }, missing.map((n) => h('option', { value: n }, n)));
+        wrap.append(h('div', { class: 'split-add' }, addSel,
+          h('button', { class: 'btn btn-small', type: 'button', onclick: () => {
+            fb.split.push([addSel.value, 0]);
+            touchTargeting();
+            drawTargeting();
+            focusId(`split-num-${fb.split.length - 1}`);
+          } }, icon('plus'), 'Add to split')));
+      }
       wrap.append(total);
       sync();
       return wrap;
@@ -1221,6 +1264,7 @@
         rawBody = `${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}"targeting":${rawTargeting}}`;
       }
       saveBtn.disabled = true;
+      v.busy++;
       try {
         await api('PUT', flagPath(name), rawBody === undefined ? members : undefined, { headers: { 'If-Match': `"${flag.version}"` }, rawBody });
         flag = (await fetchFlag(name)) || flag;
@@ -1243,6 +1287,7 @@
           formErr.textContent = e.message;
         }
       } finally {
+        v.busy--;
         saveBtn.disabled = !canWrite();
       }
     }
@@ -1280,7 +1325,7 @@
     drawAll();
 
     v.onFlagChanged = async (changedName) => {
-      if (changedName !== name) return;
+      if (changedName !== name || v.busy > 0) return;
       const latest = state.flags.get(name);
       if (!latest) {
         banner.hidden = false;
@@ -1794,7 +1839,18 @@
       applyRoleUi();
       renderSignIn('Signed out. The key was removed from this tab.');
     });
-    window.addEventListener('hashchange', () => render(true));
+    // Leaving a flag with unsaved edits asks first (the browser's own dialog).
+    let shownHash = location.hash;
+    window.addEventListener('hashchange', () => {
+      if (location.hash === shownHash) return;
+      const v = state.view;
+      if (v && v.name === 'flag' && v.dirty && !window.confirm('Leave this flag without saving your changes?')) {
+        location.hash = shownHash;
+        return;
+      }
+      shownHash = location.hash;
+      render(true);
+    });
     const r = await whoami();
     if (r.ok) {
       state.who = r.who;
