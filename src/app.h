@@ -26,6 +26,12 @@
  *      (perthread.c), a thread's usage table (usage.c; also taken under
  *      the block list's lock and under usage's readers lock, which is held
  *      only by the usage flusher and /metrics, and never across I/O).
+ *      One exception to "never while taking another": the change
+ *      journal's lock (events.c) is held while handing an event to each
+ *      subscriber's stream, which takes the stream's lock and then, without
+ *      it, the loop's inbox lock (http/stream.c). It is taken under a name
+ *      lock (publishing a write) and by event loops (subscribing), never
+ *      across I/O.
  *
  * Nothing an event-loop thread can wait on is held across I/O: event loops
  * take only leaf locks and the snapshot's hazard slots (no lock at all).
@@ -50,6 +56,7 @@
 
 struct sync;
 struct insights;
+struct events;
 struct http_server;
 
 struct app {
@@ -59,6 +66,7 @@ struct app {
     struct snapshot_cell *snapshots;
     struct sync *sync;
     struct insights *insights;
+    struct events *events;     /* the change journal (SSE); NULL outside serve */
     struct http_server *http;  /* set once serving: /metrics reads its connection count */
     /* METRICS_ENABLED: requests and evaluations are counted. */
     bool counting;

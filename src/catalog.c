@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "eval/logic.h"
+#include "events.h"
 #include "log.h"
 
 /* An update that found the flag changed under it is computed again this
@@ -48,8 +49,10 @@ enum store_status catalog_create(struct app *app, struct store_conn *conn, const
 
     pthread_mutex_lock(lock);
     st = store_flag_create(conn, row, &committed);
-    if (st == STORE_OK)
+    if (st == STORE_OK) {
         publish_locked(app, row->name, committed);
+        events_publish(app->events, "flag", "created", row->name);
+    }
     pthread_mutex_unlock(lock);
     if (out != NULL && st == STORE_OK)
         *out = committed;
@@ -97,10 +100,12 @@ static enum store_status update_locked(struct app *app, struct store_conn *conn,
             row.name = name;
             row.expect_version = if_match != 0 ? if_match : row.document != NULL ? cur->version : 0;
             st = store_flag_update(conn, &row, committed);
-            if (st == STORE_OK)
+            if (st == STORE_OK) {
                 publish_locked(app, name, *committed);
-            else if (st == STORE_NOT_FOUND)
+                events_publish(app->events, "flag", "updated", name);
+            } else if (st == STORE_NOT_FOUND) {
                 publish_locked(app, name, NULL);
+            }
         }
         flag_unref(cur);
         flagset_unref(set);
@@ -134,8 +139,10 @@ enum store_status catalog_delete(struct app *app, struct store_conn *conn, const
 
     pthread_mutex_lock(lock);
     st = store_flag_delete(conn, name);
-    if (st == STORE_OK)
+    if (st == STORE_OK) {
         publish_locked(app, name, NULL);
+        events_publish(app->events, "flag", "deleted", name);
+    }
     pthread_mutex_unlock(lock);
     return st;
 }
@@ -148,6 +155,9 @@ enum store_status catalog_refresh(struct app *app, struct store_conn *conn, cons
 
     pthread_mutex_lock(lock);
     st = refresh_locked(app, conn, name, &committed);
+    /* Another instance changed it: created or updated, we cannot tell. */
+    if (st == STORE_OK || st == STORE_NOT_FOUND)
+        events_publish(app->events, "flag", st == STORE_OK ? "updated" : "deleted", name);
     pthread_mutex_unlock(lock);
     flag_unref(committed);
     return st == STORE_NOT_FOUND ? STORE_OK : st;   /* gone: that is the news */
@@ -159,6 +169,8 @@ static void publish_flagset_locked(struct app *app, struct flagset *set)
 {
     if (snapshot_set_flagset(app->snapshots, set) != 0)
         log_msg(LOG_ERROR, "out of memory updating the snapshot's evaluators; the next resync repairs it");
+    else
+        events_publish(app->events, "evaluators", NULL, NULL);
 }
 
 /* After a committed change to the flag set: the set as committed now (a
@@ -314,6 +326,8 @@ static enum store_status reload_keys_locked(struct app *app, struct store_conn *
     if (st != STORE_OK)
         log_event(LOG_ERROR, "cannot re-read the API keys; the next resync brings them",
                   json_pack("{s:s}", "detail", store_conn_error(conn)));
+    else
+        events_publish(app->events, "keys", NULL, NULL);
     keyring_unref(ring);
     return st;
 }

@@ -48,6 +48,10 @@ struct config {
     int shutdown_timeout_s;    /* SHUTDOWN_TIMEOUT */
     int shutdown_drain_s;      /* SHUTDOWN_DRAIN: /ready 503 before stopping */
     int usage_flush_interval_s;/* USAGE_FLUSH_INTERVAL */
+    int events_max_subscribers;/* EVENTS_MAX_SUBSCRIBERS: open SSE streams */
+    int events_buffer_kb;      /* EVENTS_BUFFER_KB: unwritten bytes per stream */
+    int events_history;        /* EVENTS_HISTORY: events kept for Last-Event-ID */
+    int events_heartbeat_s;    /* EVENTS_HEARTBEAT */
     int threads;               /* THREADS: HTTP event-loop threads */
     int db_pool_size;          /* DB_POOL_SIZE: store connections/workers */
     int db_connect_timeout_s;  /* DB_CONNECT_TIMEOUT */

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "envcheck.h"
 #include "flagfile.h"
+#include "events.h"
 #include "insights.h"
 #include "keycmd.h"
 #include "http/http.h"
@@ -295,6 +296,14 @@ static int run_serve(const struct config *cfg)
     app.workers = workers_start(app.store, store_max_connections(app.store), err, sizeof err);
     if (app.workers == NULL)
         goto out;
+    {
+        struct events_settings es = {.history = cfg->events_history, .max_subscribers = cfg->events_max_subscribers,
+                                     .heartbeat_s = cfg->events_heartbeat_s};
+        if ((app.events = events_create(&es)) == NULL) {
+            snprintf(err, sizeof err, "cannot start the change journal");
+            goto out;
+        }
+    }
     app.sync = sync_start(&app, err, sizeof err);
     if (app.sync == NULL)
         goto out;
@@ -331,11 +340,14 @@ out:
     /* Workers before HTTP: a request waiting on a queued job is answered
      * (503) while its connection is still served. */
     workers_stop(app.workers);
+    /* Its subscribers are the server's streams. */
+    events_stop(app.events);
     http_server_stop(http);
     workers_destroy(app.workers);
     /* Nothing evaluates any more: the last counts are written now. */
     insights_stop(app.insights);
     sync_stop(app.sync);
+    events_destroy(app.events);
     api_destroy(api);
     snapshot_cell_destroy(app.snapshots);
     store_close(app.store);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "events.h"
 #include "log.h"
 
 /* A load is repeated at once when a write raced with it before anything
@@ -187,8 +188,11 @@ static int drain_and_apply(struct sync *s)
             rc = -1;
         if (b.received)
             atomic_store(&s->last_message_ms, now_ms());
-        if (rc == 0 && b.overflow)
+        if (rc == 0 && b.overflow) {
             rc = reload(s) == 0 ? 0 : -1;
+            if (rc == 0)
+                events_publish(s->app->events, "reload", NULL, NULL);
+        }
         else if (rc == 0 && b.flagset)
             rc = catalog_refresh_flagset(s->app, s->conn) == STORE_OK ? 0 : -1;
         if (rc == 0 && b.keys && !b.overflow)
@@ -234,6 +238,11 @@ static void *sync_main(void *arg)
             need_reload = true;
         if (need_reload || now_ms() >= next_resync) {
             if (reload_checked(s) == 0) {
+                /* After a gap in the feed (or the first load), what
+                 * changed is unknown: subscribers read everything again.
+                 * A periodic resync with the feed up tells nothing new. */
+                if (need_reload)
+                    events_publish(s->app->events, "reload", NULL, NULL);
                 need_reload = false;
                 next_resync = now_ms() + interval_ms;
             }

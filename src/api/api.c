@@ -42,6 +42,7 @@ static const struct api_route routes[] = {
     {{METHOD_GET, "/flags/{name}/usage"}, api_flag_usage, ROLE_EDITOR, 0},
     {{METHOD_GET, "/insights/stale"}, api_stale_flags, ROLE_EDITOR, 0},
     {{METHOD_GET, "/api/v1/whoami"}, api_whoami, ROLE_CLIENT, 0},
+    {{METHOD_GET, "/api/v1/events"}, api_events, ROLE_CLIENT, 0},
     {{METHOD_GET, "/"}, api_console_page, ROLE_PUBLIC, API_STATIC},
     {{METHOD_GET, "/assets/{file}"}, api_console_asset, ROLE_PUBLIC, API_STATIC},
 };

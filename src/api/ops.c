@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../buf.h"
+#include "../events.h"
 #include "../insights.h"
 #include "../log.h"
 #include "../metrics.h"
@@ -175,6 +176,19 @@ void api_metrics(struct api_call *call)
     metrics_header(&out, "togglemaster_http_connections", "gauge", "Open client connections.");
     metrics_sample_u64(&out, "togglemaster_http_connections",
                        app->http ? (unsigned long long)http_server_connections(app->http) : 0);
+    {
+        struct events_stats es;
+        events_stats(app->events, &es);
+        metrics_header(&out, "togglemaster_event_subscribers", "gauge",
+                       "Open change streams (GET /api/v1/events; EVENTS_MAX_SUBSCRIBERS at most).");
+        metrics_sample_u64(&out, "togglemaster_event_subscribers", (unsigned long long)es.subscribers);
+        metrics_header(&out, "togglemaster_events_published_total", "counter",
+                       "Changes told to the change streams (local writes and other instances').");
+        metrics_sample_u64(&out, "togglemaster_events_published_total", es.published);
+        metrics_header(&out, "togglemaster_event_subscribers_dropped_total", "counter",
+                       "Change streams dropped because their client left, stopped reading or the server stopped.");
+        metrics_sample_u64(&out, "togglemaster_event_subscribers_dropped_total", es.dropped);
+    }
     metrics_header(&out, "togglemaster_log_lines_dropped_total", "counter",
                    "Log lines lost because stdout failed (a slow stdout is waited for, never dropped).");
     metrics_sample_u64(&out, "togglemaster_log_lines_dropped_total", log_lines_lost());

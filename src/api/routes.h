@@ -74,6 +74,7 @@ void api_metrics(struct api_call *call);
 void api_flag_usage(struct api_call *call);
 void api_stale_flags(struct api_call *call);
 void api_whoami(struct api_call *call);
+void api_events(struct api_call *call);
 void api_console_page(struct api_call *call);
 void api_console_asset(struct api_call *call);
 

@@ -224,6 +224,7 @@ void conn_close(struct conn *c)
     }
     if (c->handling != NULL)         /* answered later into the void */
         c->handling->conn = NULL;
+    c->streaming = NULL;
     free(c->pending);
     free(c->tls_out);
     conn_list_remove(c->idle ? &loop->idle : &loop->busy, c);
@@ -278,27 +279,47 @@ static void queue_output(struct conn *c, struct exchange *ex)
 static void advance(struct conn *c, size_t n)
 {
     struct http_server *server = c->loop->server;
+    size_t streamed = 0;
 
     while (n > 0) {
         struct exchange *ex = c->out_head;
-        struct iovec *part = &ex->parts[ex->part_at];
-        size_t take = n < part->iov_len ? n : part->iov_len;
+        size_t take;
 
-        part->iov_base = (char *)part->iov_base + take;
-        part->iov_len -= take;
+        if (ex->part_at < ex->part_count) {
+            struct iovec *part = &ex->parts[ex->part_at];
+            take = n < part->iov_len ? n : part->iov_len;
+            part->iov_base = (char *)part->iov_base + take;
+            part->iov_len -= take;
+            while (ex->part_at < ex->part_count && ex->parts[ex->part_at].iov_len == 0)
+                ex->part_at++;
+        } else {
+            /* A stream's body, after its head (gather's order). */
+            struct http_stream *s = ex->stream;
+            struct stream_chunk *chunk = s->out_head;
+            take = n < chunk->len - chunk->sent ? n : chunk->len - chunk->sent;
+            chunk->sent += take;
+            streamed += take;
+            ex->body_bytes += take;
+            if (chunk->sent == chunk->len) {
+                s->out_head = chunk->next;
+                if (s->out_head == NULL)
+                    s->out_tail = NULL;
+                free(chunk);
+            }
+        }
         ex->unsent -= take;
         c->unsent -= take;
         atomic_fetch_sub(&server->unsent, (long long)take);
         n -= take;
-        while (ex->part_at < ex->part_count && ex->parts[ex->part_at].iov_len == 0)
-            ex->part_at++;
-        if (ex->part_at == ex->part_count) {
+        if (ex->part_at == ex->part_count && ex->stream == NULL) {
             c->out_head = ex->next;
             if (c->out_head == NULL)
                 c->out_tail = NULL;
             finish_exchange(c, ex, false);
         }
     }
+    if (streamed > 0)
+        stream_written(c->streaming->stream, streamed);
 }
 
 /* Gathers the queue's next parts; returns how many. */
@@ -306,15 +327,28 @@ static int gather(const struct conn *c, struct iovec *iov)
 {
     int n = 0;
 
-    for (const struct exchange *ex = c->out_head; ex != NULL && n < WRITE_PARTS_MAX; ex = ex->next)
+    for (const struct exchange *ex = c->out_head; ex != NULL && n < WRITE_PARTS_MAX; ex = ex->next) {
         for (size_t i = ex->part_at; i < ex->part_count && n < WRITE_PARTS_MAX; i++)
             iov[n++] = ex->parts[i];
+        if (ex->stream != NULL)
+            for (const struct stream_chunk *chunk = ex->stream->out_head; chunk != NULL && n < WRITE_PARTS_MAX;
+                 chunk = chunk->next)
+                iov[n++] = (struct iovec){(char *)chunk->data + chunk->sent, chunk->len - chunk->sent};
+    }
     return n;
 }
 
+/* Whether bytes wait to be written (a stream waiting for its next event
+ * has none). */
 static bool output_waiting(const struct conn *c)
 {
-    return c->out_head != NULL || c->tls_out_at < c->tls_out_len;
+    const struct exchange *ex = c->out_head;
+
+    if (c->tls_out_at < c->tls_out_len)
+        return true;
+    if (ex == NULL)
+        return false;
+    return ex != c->streaming || ex->part_at < ex->part_count || ex->stream->out_head != NULL;
 }
 
 static void note_stall(struct conn *c, bool progressed)
@@ -373,13 +407,33 @@ static void tls_flush(struct conn *c)
     c->tls_out_len = c->tls_out_at = 0;
 }
 
+/* A stream that ended and is all written is over: the connection closes. */
+static void stream_check_end(struct conn *c)
+{
+    struct exchange *ex = c->streaming;
+
+    if (c->closed || ex == NULL || !ex->stream->end_seen || output_waiting(c))
+        return;
+    c->streaming = NULL;
+    c->out_head = c->out_tail = NULL;   /* it was the last and only one left */
+    finish_exchange(c, ex, false);
+}
+
+static void write_output(struct conn *c);
+
 static void conn_flush(struct conn *c)
+{
+    write_output(c);
+    stream_check_end(c);
+}
+
+static void write_output(struct conn *c)
 {
     if (c->ssl != NULL) {
         tls_flush(c);
         return;
     }
-    while (c->out_head != NULL) {
+    while (output_waiting(c)) {
         struct iovec iov[WRITE_PARTS_MAX];
         ssize_t n = writev(c->watch.fd, iov, gather(c, iov));
 
@@ -546,6 +600,8 @@ void conn_answered(struct exchange *ex)
         c->handling = NULL;
     if (close)
         c->closing = true;
+    if (ex->stream != NULL)
+        c->streaming = ex;
     response_render_head(ex, close);
     queue_output(c, ex);
     if (c->in_parse)
@@ -609,6 +665,12 @@ static void conn_after_io(struct conn *c)
     }
     if (c->closed)
         return;
+    if (c->streaming != NULL) {
+        /* Input only tells that the client left. */
+        set_idle(c, false);
+        loop_rewatch(c->loop->ev, &c->watch, EPOLLIN | (output_waiting(c) ? EPOLLOUT : 0) | c->tls_wants);
+        return;
+    }
     if (c->closing && !output_waiting(c) && c->handling == NULL) {
         begin_linger(c);
         return;
@@ -654,6 +716,49 @@ static void conn_handshake(struct conn *c)
     conn_read(c);   /* the request may have come with the last flight */
 }
 
+/* ---- streams ------------------------------------------------------------ */
+
+/* Events on a connection that streams: write what is queued; read and drop
+ * what arrives, closing when the client has gone. */
+static void stream_event(struct conn *c, uint32_t events)
+{
+    if (output_waiting(c) && (events & (EPOLLOUT | EPOLLIN)))
+        conn_flush(c);
+    if (!c->closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+        uint32_t wants = 0;
+        long n = c->ssl != NULL ? tls_read(c->ssl, c->loop->read_buffer, LOOP_READ_BUFFER, &wants)
+                                : read(c->watch.fd, c->loop->read_buffer, LOOP_READ_BUFFER);
+        if (n == 0 || (n < 0 && (c->ssl != NULL ? n != -1 : errno != EAGAIN && errno != EINTR)))
+            conn_close(c);
+    }
+}
+
+void conn_stream_output(struct conn *c, struct exchange *ex, size_t bytes, bool abort)
+{
+    struct http_server *server = c->loop->server;
+
+    if (abort) {
+        log_event(LOG_WARN, "closing a stream whose client does not keep up",
+                  json_pack("{s:s, s:I}", "request_id", ex->request_id, "unsent_bytes", (json_int_t)c->unsent));
+        conn_close(c);
+        return;
+    }
+    ex->unsent += bytes;
+    c->unsent += bytes;
+    atomic_fetch_add(&server->unsent, (long long)bytes);
+    conn_flush(c);
+    conn_after_io(c);
+}
+
+void conn_stream_end(struct conn *c)
+{
+    if (c->closed || c->streaming == NULL)
+        return;
+    stream_end(c->streaming->stream);
+    conn_flush(c);
+    conn_after_io(c);
+}
+
 static void conn_on_event(struct loop *ev, struct loop_watch *watch, uint32_t events)
 {
     struct conn *c = (struct conn *)watch;
@@ -661,6 +766,11 @@ static void conn_on_event(struct loop *ev, struct loop_watch *watch, uint32_t ev
     (void)ev;
     if (c->closed)
         return;
+    if (c->streaming != NULL) {
+        stream_event(c, events);
+        conn_after_io(c);
+        return;
+    }
     if (c->closing && !output_waiting(c) && c->handling == NULL) {
         linger_read(c);   /* lingering: drop what arrives */
         return;

@@ -27,6 +27,10 @@
  * the bytes waiting on clients that do not read are counted and capped
  * (MAX_UNSENT_MB): past the cap, connections whose output made no progress
  * for a second are closed, the longest-stalled first.
+ *
+ * Streams (http_stream_*): a response whose body is sent piece by piece
+ * from any thread until it ends, for Server-Sent Events; each has its own
+ * bound on what may wait unwritten (http/stream.c).
  */
 #ifndef TM_HTTP_H
 #define TM_HTTP_H
@@ -162,5 +166,22 @@ void http_respond_owned(struct http_request *req, int status, char *body, size_t
 void http_respond_error(struct http_request *req, int status, const char *message);
 /* No body (204, 304). */
 void http_respond_empty(struct http_request *req, int status);
+
+/* ---- streaming: a body that goes on (Server-Sent Events) ---------------- */
+
+/* Instead of http_respond*: answers req with status and a body sent in
+ * pieces until the stream ends, then the connection closes (no
+ * Content-Length). Returns the stream with one reference, the caller's;
+ * NULL after answering 500 when out of memory. Set the Content-Type first.
+ * At most max_queued bytes may wait unwritten: a send past that cuts the
+ * client off (see http/stream.c). When the server drains, streams end. */
+struct http_stream;
+struct http_stream *http_stream_open(struct http_request *req, int status, size_t max_queued);
+/* Queues a copy of data[0..len); any thread. 0, or -1 when the stream is
+ * over (the client left, was cut off, or the server is stopping): close it. */
+int http_stream_send(struct http_stream *stream, const void *data, size_t len);
+/* Ends the stream (what is queued is still written) and drops the caller's
+ * reference; any thread. */
+void http_stream_close(struct http_stream *stream);
 
 #endif

@@ -8,6 +8,8 @@
  *   request.c   llhttp's callbacks: the request head and body, the rules
  *               llhttp leaves to us, and reading a request (http.h)
  *   response.c  answering: response heads, error bodies, http_respond*
+ *   stream.c    streamed responses (Server-Sent Events): sends from any
+ *               thread, queued per stream and written by the loop
  *   tls.c       OpenSSL contexts and non-blocking TLS I/O
  *   loop.c      the epoll loop itself
  *
@@ -51,6 +53,7 @@
 struct http_loop;
 struct conn;
 struct tls;
+struct http_stream;
 typedef struct ssl_st SSL;
 
 enum exchange_stage {
@@ -101,6 +104,7 @@ struct exchange {
     void *release_arg;
     char *owned_body;
     bool close_after;               /* the connection closes after this */
+    struct http_stream *stream;     /* a streamed body (stream.c), or NULL */
 
     char head_inline[EXCHANGE_INLINE_HEAD];
     struct http_header headers_inline[EXCHANGE_INLINE_HEADERS];
@@ -138,6 +142,7 @@ struct conn {
     bool eof;                       /* the client sent FIN */
     char peer[HTTP_PEER_MAX];       /* the client's address, as text */
     int client_slot;                /* its count in client_connections, or -1 */
+    struct exchange *streaming;     /* the streamed response being written, or NULL */
 };
 
 /* The connections of a loop that are in one state. */
@@ -157,6 +162,7 @@ struct http_loop {
     int *new_fds;
     size_t new_count, new_cap;
     struct exchange *done_head, *done_tail;   /* answered by other threads */
+    struct http_stream *streams_head;         /* streams with something new */
     bool drain_requested;
 
     /* Loop thread only. */
@@ -228,8 +234,50 @@ void conn_answered(struct exchange *ex);
 /* Deadlines and stalls, from the tick. */
 void conn_check_deadline(struct conn *c, long long now_ms);
 void conn_set_deadline(struct conn *c, int seconds);
+/* New stream output of `bytes` on ex (the connection's streamed response),
+ * or, with abort, the stream was cut off: close. */
+void conn_stream_output(struct conn *c, struct exchange *ex, size_t bytes, bool abort);
+/* Ends the connection's stream, if any (the server drains). */
+void conn_stream_end(struct conn *c);
 /* An answer that did not come from the handler: a refused request. */
 void conn_refuse(struct conn *c, int status, const char *message);
+
+/* A copied piece of a streamed body. */
+struct stream_chunk {
+    struct stream_chunk *next;
+    size_t len, sent;
+    char data[];
+};
+
+/* A streamed response (stream.c). */
+struct http_stream {
+    pthread_mutex_t lock;           /* a leaf: guards what follows, up to the loop's part */
+    int refs;
+    struct stream_chunk *in_head, *in_tail;   /* sent, not yet taken by the loop */
+    size_t queued;                  /* bytes sent and not yet written */
+    size_t max_queued;
+    bool ended;                     /* no more sends: closed, cut off, or the server drains */
+    bool abort;                     /* cut off: close the connection without writing more */
+    bool over;                      /* the exchange is over: sends fail */
+    bool posted;                    /* in the loop's inbox */
+    struct http_stream *next_posted;   /* the inbox's list (under the inbox lock) */
+    /* Fixed, or the loop's alone. */
+    struct http_loop *loop;
+    struct exchange *ex;            /* NULL once the exchange is over */
+    struct stream_chunk *out_head, *out_tail;   /* on the connection's output */
+    bool end_seen;                  /* the loop knows it ends */
+};
+
+/* ---- stream.c (the loop's thread) ---- */
+/* Moves what was sent onto the connection, or ends it. Drops the inbox's
+ * reference. */
+void stream_pump(struct http_stream *s);
+/* bytes of the stream went out. */
+void stream_written(struct http_stream *s, size_t bytes);
+/* No more: what is queued is written, then the connection closes. */
+void stream_end(struct http_stream *s);
+/* The exchange is over: sends fail from now on. Drops its reference. */
+void stream_detach(struct http_stream *s);
 
 /* ---- request.c ---- */
 extern const llhttp_settings_t request_parser_settings;

@@ -82,6 +82,7 @@ void request_reset(struct exchange *ex)
     ex->release_arg = NULL;
     ex->owned_body = NULL;
     ex->close_after = false;
+    ex->stream = NULL;
 }
 
 /* ---- the head, piece by piece ------------------------------------------ */

@@ -89,9 +89,11 @@ void response_render_head(struct exchange *ex, bool close)
             p = append(p, ex->content_type, strlen(ex->content_type));
             p = APPEND_LITERAL(p, "\r\n");
         }
-        p = APPEND_LITERAL(p, "Content-Length: ");
-        p = append_number(p, ex->body_bytes);
-        p = APPEND_LITERAL(p, "\r\n");
+        if (ex->stream == NULL) {   /* a stream's body ends with the connection */
+            p = APPEND_LITERAL(p, "Content-Length: ");
+            p = append_number(p, ex->body_bytes);
+            p = APPEND_LITERAL(p, "\r\n");
+        }
     }
     p = APPEND_LITERAL(p, "X-Content-Type-Options: nosniff\r\n");
     if (ex->request_id[0] != '\0') {
@@ -124,6 +126,10 @@ char *response_error_body(const char *message, size_t *len)
 
 void response_release_body(struct exchange *ex)
 {
+    if (ex->stream != NULL) {
+        stream_detach(ex->stream);
+        ex->stream = NULL;
+    }
     if (ex->release != NULL)
         ex->release(ex->release_arg);
     ex->release = NULL;

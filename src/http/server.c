@@ -169,6 +169,10 @@ static void begin_drain(struct http_loop *loop)
 {
     loop->draining = true;
     close_all(&loop->idle);
+    for (struct conn *c = loop->busy.head, *next; c != NULL; c = next) {
+        next = c->next;
+        conn_stream_end(c);   /* streams end: their clients reconnect elsewhere */
+    }
 }
 
 /* A new connection on this loop, past the limit or not. */
@@ -194,6 +198,7 @@ static void on_wake(struct loop *ev, void *data)
 {
     struct http_loop *loop = data;
     struct exchange *done;
+    struct http_stream *streams;
     int *fds;
     size_t fd_count;
     bool drain;
@@ -206,6 +211,8 @@ static void on_wake(struct loop *ev, void *data)
     loop->new_count = loop->new_cap = 0;
     done = loop->done_head;
     loop->done_head = loop->done_tail = NULL;
+    streams = loop->streams_head;
+    loop->streams_head = NULL;
     drain = loop->drain_requested;
     pthread_mutex_unlock(&loop->inbox_lock);
 
@@ -219,6 +226,12 @@ static void on_wake(struct loop *ev, void *data)
         else
             drop_orphan(loop, done);
         done = next;
+    }
+    /* After the answers: a stream's answer was posted before its sends. */
+    while (streams != NULL) {
+        struct http_stream *next = streams->next_posted;
+        stream_pump(streams);
+        streams = next;
     }
     if (drain && !loop->draining)
         begin_drain(loop);
@@ -449,6 +462,11 @@ static void loop_fini(struct http_loop *loop)
     while ((ex = loop->done_head) != NULL) {
         loop->done_head = ex->next;
         drop_orphan(loop, ex);   /* every connection closed with the thread */
+    }
+    while (loop->streams_head != NULL) {
+        struct http_stream *s = loop->streams_head;
+        loop->streams_head = s->next_posted;
+        stream_pump(s);          /* its exchange is over: drops the reference */
     }
     while ((ex = loop->spare) != NULL) {
         loop->spare = ex->next;

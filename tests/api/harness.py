@@ -16,6 +16,7 @@ limited, and every process started is killed at teardown / exit.
 
 import atexit
 import http.client
+import io
 import itertools
 import json
 import os
@@ -55,7 +56,8 @@ def binary():
 # Variables the service reads; stripped from the inherited environment so the
 # developer's shell never leaks into a test. PG* (libpq) are stripped too.
 CONFIG_VARS = ("PORT", "BIND", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "SHUTDOWN_DRAIN",
-               "USAGE_FLUSH_INTERVAL", "METRICS_PUBLIC", "METRICS_ENABLED",
+               "USAGE_FLUSH_INTERVAL", "METRICS_PUBLIC", "METRICS_ENABLED", "EVENTS_MAX_SUBSCRIBERS",
+               "EVENTS_BUFFER_KB", "EVENTS_HISTORY", "EVENTS_HEARTBEAT",
                "THREADS", "DB_POOL_SIZE", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT",
                "RESYNC_INTERVAL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
 
@@ -276,6 +278,123 @@ def http_request(host, port, method, path, json_body=_NO_BODY, data=None, header
         return do_request(conn, method, path, json_body, data, headers)
     finally:
         conn.close()
+
+
+class EventStream:
+    """A GET of a Server-Sent Events stream on a connection of its own.
+
+    The head is read at once (status, headers; an error's JSON body in
+    json); events are parsed as they are asked for. Every event is a dict
+    of its fields (id, event, data, retry; data parsed as JSON when it is),
+    a block of comments only is {"comment": text}. Also looks like a
+    Response, for assertError."""
+
+    def __init__(self, host, port, path="/api/v1/events", headers=None, timeout=SOCKET_TIMEOUT, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        lines = ["GET %s HTTP/1.1" % path, "Host: %s:%d" % (host, port)]
+        lines += ["%s: %s" % kv for kv in (headers or {}).items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before the response head: %r" % self.buf)
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        status_line, _, header_text = head.decode("latin-1").partition("\r\n")
+        self.status = int(status_line.split()[1])
+        self.headers = http.client.parse_headers(io.BytesIO(header_text.encode("latin-1") + b"\r\n\r\n"))
+        self.raw, self.json = b"", None
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            while len(self.buf) < int(length):
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                self.buf += chunk
+            self.raw, self.buf = self.buf[:int(length)], self.buf[int(length):]
+            try:
+                self.json = json.loads(self.raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                pass
+
+    def header(self, name, default=None):
+        return self.headers.get(name, default)
+
+    def __repr__(self):
+        return "EventStream %s [%s] %r" % (self.status, "; ".join("%s: %s" % kv for kv in self.headers.items()),
+                                           self.raw or self.buf[:300])
+
+    def next_event(self, timeout=5.0):
+        """The next event (or comment block); None when the stream ended or
+        nothing came within timeout."""
+        deadline = time.monotonic() + timeout
+        while b"\n\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return None
+            self.buf += chunk
+        block, _, self.buf = self.buf.partition(b"\n\n")
+        event, comments = {}, []
+        for line in block.decode("utf-8").split("\n"):
+            if line.startswith(":"):
+                comments.append(line[1:].strip())
+                continue
+            field, _, value = line.partition(":")
+            event[field] = value[1:] if value.startswith(" ") else value
+        if not event:
+            return {"comment": "\n".join(comments)}
+        if "data" in event:
+            try:
+                event["data"] = json.loads(event["data"])
+            except ValueError:
+                pass
+        return event
+
+    def next_change(self, timeout=5.0):
+        """The next event that is not a comment, or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            e = self.next_event(max(0.0, deadline - time.monotonic()))
+            if e is None or "comment" not in e:
+                return e
+
+    def ended(self, timeout=5.0):
+        """Whether the server closes the stream within timeout (what it
+        still sends is dropped)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                if not self.sock.recv(65536):
+                    return True
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        return False
+
+    def close(self):
+        self.sock.close()
+        return self
+
+
+def open_stream(server, headers=None, **kw):
+    """An EventStream of GET /api/v1/events on server."""
+    return EventStream(server.host, server.port, headers=headers, **kw)
 
 
 class Client:

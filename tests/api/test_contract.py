@@ -390,10 +390,12 @@ class ListAndPaging(ServerTestCase):
 class HttpBehaviour(ServerTestCase):
 
     def test_unknown_path_404_json(self):
-        for method, path in (("GET", "/nope"), ("GET", "/"), ("GET", "/flagsx"),
-                             ("GET", "/flags/a/b"), ("POST", "/nope"), ("DELETE", "/"),
+        for method, path in (("GET", "/nope"), ("GET", "/flagsx"), ("GET", "/assets"), ("GET", "/assets/nope.js"),
+                             ("GET", "/flags/a/b"), ("POST", "/nope"), ("GET", "/assets/a/b"),
                              ("GET", "/health/x"), ("GET", "//flags")):
             self.assertError(self.server.request(method, path), 404, "%s %s: " % (method, path))
+        # "/" is the console's page (GET only).
+        self.check_405("DELETE", "/", ["GET", "HEAD"])
 
     def check_405(self, method, path, allowed):
         r = self.server.request(method, path, data=b"{}" if method in ("POST", "PUT", "PATCH") else None)
