@@ -1691,9 +1691,10 @@
   async function liveLoop() {
     const gen = ++state.live.generation;
     state.live.running = true;
-    let first = true;
+    let attempt = 0;
     while (gen === state.live.generation) {
-      setLive(first ? 'connecting' : 'reconnecting');
+      if (state.live.status !== 'unavailable') setLive(attempt === 0 ? 'connecting' : 'reconnecting');
+      attempt++;
       let wait = state.live.retry;
       const ctrl = new AbortController();
       state.live.ctrl = ctrl;
@@ -1706,10 +1707,13 @@
         if (res.status === 401) { signedOut('Your key was not accepted (it may have been revoked). Enter a key to continue.'); return; }
         if (!res.ok || !res.body) {
           if (res.status === 404) { setLive('unavailable'); wait = 30000; }
+          const after = Number(res.headers.get('Retry-After'));
+          if (res.status === 503 && after > 0) wait = after * 1000;
           throw new Error(`events: ${res.status}`);
         }
-        if (!first) refetchAll(); // anything missed while away
-        first = false;
+        // With Last-Event-ID the server replays what we missed, or sends
+        // "reset" when it cannot; without one we may have missed anything.
+        if (attempt > 1 && state.live.lastId === null) refetchAll();
         setLive('live');
         const reader = res.body.getReader();
         const decoder = new TextDecoder();

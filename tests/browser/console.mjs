@@ -11,7 +11,7 @@
 // Last line: "browser: N passed, M failed".
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TmServer, tempDir, tmCommand, requireBinary, REPO } from '../node/lib/server.mjs';
 
@@ -370,6 +370,68 @@ async function main() {
         await waitFor('B to drop the deleted flag', async () => (await b.page.locator('li[data-flag="ui-live-new"]').count()) === 0, 1000, 10);
         console.log(`     (change seen by the second browser ${dt} ms after the write was acknowledged)`);
       } finally { await a.context.close(); await b.context.close(); }
+    });
+
+    await check('live: the playground re-evaluates when a flag changes elsewhere', async () => {
+      await mustApi(open, 'POST', '/flags', { name: 'pg-live', is_enabled: true, variants: { a: 'A', b: 'B' }, defaultVariant: 'a' });
+      const { context, page } = await newPage(open, { path: '/#/playground' });
+      try {
+        const row = page.locator('#pg-table tr[data-flag="pg-live"]');
+        await waitFor('the first evaluation', async () => (await row.count()) === 1 && (await row.locator('.pg-variant').textContent()) === 'a');
+        await waitFor('the console to be live', async () => (await page.locator('#live').textContent()) === 'Live');
+        await mustApi(open, 'PUT', '/flags/pg-live', { defaultVariant: 'b' });
+        await waitFor('the new variant without a reload', async () => (await row.locator('.pg-variant').textContent()) === 'b', 2000, 10);
+        await mustApi(open, 'PUT', '/flags/pg-live', { is_enabled: false });
+        await waitFor('the disabled flag to leave the results', async () => (await row.count()) === 0, 2000, 10);
+      } finally { await context.close(); }
+    });
+
+    await check('live: after a server restart the console reconnects and catches up (reset)', async () => {
+      const dir = tempDir('tm-browser-restart-');
+      const db = `sqlite://${join(dir, 'tm.db')}`;
+      tmCommand(['migrate'], db);
+      const s = new TmServer(db, { env: { SHUTDOWN_DRAIN: '0' } });
+      await s.start();
+      const { context, page } = await newPage(s);
+      try {
+        await waitList(page);
+        await waitFor('live', async () => (await page.locator('#live').textContent()) === 'Live');
+        await s.stop();
+        await waitFor('the indicator to say it is reconnecting', async () => (await page.locator('#live').textContent()) === 'Reconnecting…', 5000);
+        // While the server is down a flag arrives in the database by another route.
+        const file = join(dir, 'flags.json');
+        writeFileSync(file, JSON.stringify({ flags: { 'while-away': { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'on' } } }));
+        tmCommand(['import', file], db);
+        await s.start(); // same port, a new run: the console's Last-Event-ID is not ours any more
+        await waitFor('live again', async () => (await page.locator('#live').textContent()) === 'Live', 8000);
+        await waitFor('the imported flag, without a reload', async () => (await page.locator('li[data-flag="while-away"]').count()) === 1, 3000);
+      } finally { await context.close(); await s.stop(); }
+    });
+
+    await check('split among some variants: leave one out, 25/75 over the other two', async () => {
+      await mustApi(open, 'POST', '/flags', { name: 'ui-three', is_enabled: true, variants: { acme: 'acme', control: 'control', treatment: 'treatment' }, defaultVariant: 'control' });
+      const { context, page } = await newPage(open);
+      try {
+        await waitList(page);
+        await openEditor(page, 'ui-three');
+        await page.getByRole('button', { name: 'Add rule' }).click();
+        await page.getByLabel('Rule 1, condition 1: context attribute').fill('email');
+        await page.getByLabel('Rule 1, condition 1: operator').selectOption('ends_with');
+        await page.getByLabel('Rule 1, condition 1: value').fill('@acme.com');
+        await page.getByLabel('Rule 1: variant to serve').selectOption('acme');
+        await page.getByLabel('Serve everyone no rule matched').selectOption('split');
+        const pct = async (n) => Number(await page.getByLabel(`${n} percent`).inputValue());
+        eq((await pct('acme')) + (await pct('control')) + (await pct('treatment')), 100, 'even split adds up');
+        await page.getByRole('button', { name: 'Leave acme out of the split' }).click();
+        eq(await page.getByLabel('acme percent').count(), 0, 'acme left out');
+        eq((await pct('control')) + (await pct('treatment')), 100, 'two left add up');
+        await page.getByLabel('control percent').fill('25');
+        eq(await pct('treatment'), 75, 'treatment follows');
+        await page.getByRole('button', { name: 'Save changes' }).click();
+        await waitFor('stored', async () => (await mustApi(open, 'GET', '/flags/ui-three')).json.version === 2);
+        eq((await mustApi(open, 'GET', '/flags/ui-three')).json.targeting,
+          { if: [{ ends_with: [{ var: 'email' }, '@acme.com'] }, 'acme', { fractional: [['control', 25], ['treatment', 75]] }] }, 'stored targeting');
+      } finally { await context.close(); }
     });
 
     await check('auth: a client key reads but cannot write, and the console says why', async () => {
