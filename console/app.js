@@ -788,6 +788,7 @@
     const variantsBox = h('div');
     const targetingBox = h('div');
     const historyBox = h('div', { class: 'history' });
+    const usageBox = h('div', { class: 'usage' });
     const saveBtn = h('button', { id: 'save-flag', class: 'btn btn-primary', type: 'submit', disabled: !canWrite() }, 'Save changes');
     const discardBtn = h('button', { id: 'discard-flag', class: 'btn', type: 'button', disabled: !canWrite(), onclick: () => {
       // Discarding also loads the latest version this console has seen.
@@ -1200,6 +1201,53 @@
       const ol = h('ol', { class: 'history-list', 'aria-labelledby': 'history-heading' });
       for (const e of page.entries) ol.append(historyEntry(e));
       historyBox.append(ol);
+      let next = page.next_before;
+      if (next !== null && next !== undefined) {
+        const more = h('button', { id: 'history-more', class: 'btn btn-small', type: 'button', onclick: async () => {
+          more.disabled = true;
+          try {
+            const p2 = (await api('GET', `${flagPath(name)}/history?limit=20&before=${next}`)).data;
+            const firstNew = p2.entries.length ? historyEntry(p2.entries[0]) : null;
+            for (const [i, e] of p2.entries.entries()) ol.append(i === 0 ? firstNew : historyEntry(e));
+            next = p2.next_before;
+            if (next === null || next === undefined) more.remove();
+            if (firstNew) { firstNew.setAttribute('tabindex', '-1'); firstNew.focus(); }
+          } catch (e) {
+            toast(e.message, 'error');
+          } finally { more.disabled = false; }
+        } }, 'Show older changes');
+        historyBox.append(h('div', { class: 'actions actions-left' }, more));
+      }
+    }
+
+    // Usage: how often, and with what, the flag was evaluated lately.
+    async function loadUsage() {
+      usageBox.textContent = '';
+      if (!canWrite()) return;
+      let u;
+      try {
+        u = (await api('GET', `${flagPath(name)}/usage?window=24h`)).data;
+      } catch (e) {
+        usageBox.append(h('p', { class: 'muted small' }, `Usage: ${e.message}`));
+        return;
+      }
+      const total = u.evaluations + (u.pending_on_this_instance || 0);
+      const dl = h('dl', { class: 'stats' },
+        h('div', null, h('dt', null, 'Evaluations, last 24 h'), h('dd', null, total.toLocaleString())),
+        h('div', null, h('dt', null, 'Last evaluated'), h('dd', { title: fullTime(u.last_evaluated_at) }, timeAgo(u.last_evaluated_at))),
+        h('div', null, h('dt', null, 'All time'), h('dd', null, (u.evaluations_all_time || 0).toLocaleString())));
+      usageBox.append(dl);
+      if (u.variants && u.variants.length) {
+        usageBox.append(h('ul', { class: 'usage-variants', 'aria-label': 'Variants served in the last 24 hours' },
+          u.variants.map((x, i) => {
+            const pct = Math.round(x.share * 1000) / 10;
+            const bar = h('span', { class: `usage-fill seg-${i % 6}` });
+            bar.style.width = `${pct}%`;
+            return h('li', null, h('span', { class: 'usage-name' }, x.variant === null ? '(no variant)' : x.variant),
+              h('span', { class: 'usage-bar', 'aria-hidden': 'true' }, bar),
+              h('span', { class: 'usage-pct' }, `${pct}% (${x.evaluations.toLocaleString()})`));
+          })));
+      }
     }
 
     const form = h('form', { id: 'flag-form', class: 'editor', novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } });
@@ -1307,12 +1355,14 @@
       drawTargeting();
       banner.hidden = true;
       loadHistory();
+      loadUsage();
     }
 
     form.append(
       h('section', { class: 'card', 'aria-labelledby': 'about-heading' },
         h('h2', { id: 'about-heading' }, 'About'),
-        h('div', { class: 'field' }, h('label', { for: 'flag-description' }, 'Description'), descInput, descErr)),
+        h('div', { class: 'field' }, h('label', { for: 'flag-description' }, 'Description'), descInput, descErr),
+        usageBox),
       h('section', { class: 'card', 'aria-labelledby': 'variants-heading' },
         h('h2', { id: 'variants-heading' }, 'Variants'),
         h('p', { class: 'muted small' }, `The values this ${flag.type} flag can give. The type stays ${flag.type}: clients ask for it typed.`),

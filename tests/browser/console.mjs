@@ -142,7 +142,8 @@ const ACME = { if: [{ ends_with: [{ var: 'email' }, '@acme.com'] }, 'on', { frac
 async function main() {
   requireBinary();
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-  const open = await startServer();
+  // Usage is flushed every second so that evaluations by variant show up quickly.
+  const open = await startServer({ USAGE_FLUSH_INTERVAL: '1' });
   const authed = await startServer({ ADMIN_TOKEN });
   try {
     await check('the console is served at / with the CSP, and its assets under hashed names', async () => {
@@ -285,6 +286,31 @@ async function main() {
         const hist = (await mustApi(open, 'GET', '/flags/ui-history/history')).json.entries;
         eq(hist[0].before.description, 'old words', 'API history before');
         eq(await page.locator('.history-entry').count(), hist.length, 'one entry per audit record');
+      } finally { await context.close(); }
+    });
+
+    await check('older history comes in pages, and the editor shows evaluations by variant', async () => {
+      await mustApi(open, 'POST', '/flags', { name: 'ui-busy', is_enabled: true });
+      for (let i = 0; i < 24; i++) await mustApi(open, 'PUT', '/flags/ui-busy', { description: `change ${i}` });
+      for (let i = 0; i < 3; i++) await mustApi(open, 'POST', '/ofrep/v1/evaluate/flags/ui-busy', { context: { targetingKey: `u${i}` } });
+      const usage = await waitFor('the usage flush', async () => {
+        const u = (await mustApi(open, 'GET', '/flags/ui-busy/usage?window=24h')).json;
+        return u.variants.length && u.pending_on_this_instance === 0 ? u : null;
+      }, 5000, 200);
+      const total = usage.evaluations;
+      eq(total, 3, 'API usage');
+      const { context, page } = await newPage(open);
+      try {
+        await waitList(page);
+        await openEditor(page, 'ui-busy');
+        await waitFor('a first page of 20', async () => (await page.locator('.history-entry').count()) === 20);
+        await page.getByRole('button', { name: 'Show older changes' }).click();
+        await waitFor('all 25 entries', async () => (await page.locator('.history-entry').count()) === 25);
+        eq(await page.getByRole('button', { name: 'Show older changes' }).count(), 0, 'no more pages');
+        eq(await page.locator('.history-entry').last().locator('.badge').textContent(), 'created', 'oldest is the creation');
+        const stat = page.locator('.stats div', { hasText: 'Evaluations, last 24 h' }).locator('dd');
+        eq(await stat.textContent(), String(total), 'evaluations shown');
+        eq(await page.locator('.usage-variants li').first().locator('.usage-name').textContent(), usage.variants[0].variant, 'variant shown');
       } finally { await context.close(); }
     });
 
