@@ -980,7 +980,7 @@
           inputmode: c.op === 'num' ? 'decimal' : null, autocomplete: 'off', spellcheck: 'false',
           oninput: (e) => { c.value = e.target.value; touchTargeting(); drawPreview(); } }));
       }
-      parts.push(h('button', { class: 'btn btn-icon btn-ghost', type: 'button', 'aria-label': `Remove ${where.toLowerCase()}`, disabled: ro,
+      const remove = h('button', { class: 'btn btn-icon btn-ghost cond-remove', type: 'button', 'aria-label': `Remove ${where.toLowerCase()}`, disabled: ro,
         onclick: () => {
           rule.conds.splice(ci, 1);
           if (!rule.conds.length) ed.model.rules.splice(ri, 1);
@@ -988,8 +988,8 @@
           drawTargeting();
           const f = document.getElementById('add-rule');
           if (f) f.focus();
-        } }, icon('x')));
-      return h('li', { class: 'cond' }, ci > 0 ? h('span', { class: 'and' }, 'and') : h('span', { class: 'and' }, 'if'), h('div', { class: 'cond-fields' }, parts));
+        } }, icon('x'));
+      return h('li', { class: 'cond' }, h('span', { class: 'and' }, ci > 0 ? 'and' : 'if'), h('div', { class: 'cond-fields' }, parts), remove);
     }
 
     const preview = h('pre', { class: 'code preview', id: 'targeting-preview', tabindex: '0', 'aria-label': 'Generated JsonLogic' });

@@ -582,6 +582,7 @@ async function main() {
     await check('accessibility (axe) and no horizontal scrolling on every main view, at 1280 px and 360 px', async () => {
       await mustApi(authed, 'POST', '/flags', { name: 'a11y-rules', is_enabled: true, targeting: ACME, description: 'Rules and a split' }, ADMIN_TOKEN);
       await mustApi(authed, 'POST', '/flags', { name: 'a11y-odd', targeting: ODD, description: 'Shown as JSON' }, ADMIN_TOKEN);
+      await mustApi(authed, 'POST', '/api/v1/keys', { name: 'a11y reader', role: 'client' }, ADMIN_TOKEN);
       for (const [width, height] of [[1280, 800], [360, 740]]) {
         const { context, page } = await newPage(authed, { width, height, key: ADMIN_TOKEN });
         try {
@@ -624,6 +625,9 @@ async function main() {
         { name: 'checkout-color', is_enabled: true, description: 'Colour of the pay button', variants: { red: '#c00', blue: '#00c', green: '#0a0' }, defaultVariant: 'red', targeting: { if: [{ in: [{ var: 'country' }, ['de', 'fr', 'nl']] }, 'blue', null] } },
         { name: 'max-cart-items', is_enabled: false, description: 'Items allowed in one cart', variants: { small: 10, large: 50 }, defaultVariant: 'small' },
         { name: 'search-v2', is_enabled: true, description: 'New search backend, rolled out by percentage', targeting: { fractional: [['on', 10], ['off', 90]] } },
+        { name: 'dark-mode', is_enabled: true, description: 'Dark theme for the web app (app 3.2 and later)', targeting: { if: [{ sem_ver: [{ var: 'appVersion' }, '>=', '3.2.0'] }, 'on', null] }, defaultVariant: 'off' },
+        { name: 'pricing-page', is_enabled: true, description: 'Pricing page layout experiment', variants: { classic: { columns: 3 }, compact: { columns: 2 } }, defaultVariant: 'classic', targeting: { fractional: [['classic', 50], ['compact', 50]] } },
+        { name: 'legacy-export', is_enabled: false, description: 'Old CSV export, kept for one customer' },
       ]) await mustApi(shots, 'POST', '/flags', f, ADMIN_TOKEN);
       const key = (await mustApi(shots, 'POST', '/api/v1/keys', { name: 'Ada (product)', role: 'editor' }, ADMIN_TOKEN)).json.key;
       // Evaluate a few so "last evaluated" is filled in.
