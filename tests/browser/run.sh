@@ -2,7 +2,8 @@
 # The web console in a real browser: tests/browser/console.mjs drives
 # Debian's chromium (headless, through playwright-core) against the real
 # build/togglemaster binary, checks every view with axe-core at 1280 px and
-# 360 px, and writes docs/screenshots/console-{desktop,mobile}.png.
+# 360 px, and takes the README's screenshots into build/screenshots/
+# (UPDATE_SCREENSHOTS=1 also writes them to docs/screenshots/, to commit).
 # Prints a closing "browser: N passed, M failed" line and exits non-zero if
 # anything failed. It builds nothing: run `make` first (the console is
 # embedded in the binary at build time).
