@@ -11,7 +11,7 @@
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$repo"
+cd "$repo" || exit 1
 
 fail() { echo "tests/browser: $*" >&2; echo "browser: 0 passed, 1 failed"; exit 1; }
 
