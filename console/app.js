@@ -421,12 +421,17 @@
 
   function stateSwitch(flag, { id, onStart, onDone } = {}) {
     const on = flag.state === 'ENABLED';
+    // Busy, not disabled, while the write is on its way: a disabled button
+    // would drop keyboard focus.
+    let busy = false;
     const btn = h('button', {
       id, type: 'button', role: 'switch', class: 'switch', 'aria-checked': on ? 'true' : 'false',
       'aria-label': `${flag.name} enabled`, disabled: !canWrite(),
       title: canWrite() ? (on ? 'Enabled: click to disable' : 'Disabled: click to enable') : `Your key's role (${role()}) cannot change flags`,
       onclick: async () => {
-        btn.disabled = true;
+        if (busy) return;
+        busy = true;
+        btn.setAttribute('aria-busy', 'true');
         if (onStart) onStart();
         try {
           await api('PUT', flagPath(flag.name), { is_enabled: !on });
@@ -437,8 +442,10 @@
           else refreshView();
         } catch (e) {
           toast(e.message, 'error');
-          btn.disabled = !canWrite();
           if (onDone) onDone(e);
+        } finally {
+          busy = false;
+          btn.removeAttribute('aria-busy');
         }
       },
     }, h('span', { class: 'switch-knob', 'aria-hidden': 'true' }));
@@ -1892,6 +1899,11 @@
       stopLive();
       applyRoleUi();
       renderSignIn('Signed out. The key was removed from this tab.');
+    });
+    // The skip link must not become a route (#main): it only moves focus.
+    $('.skip-link').addEventListener('click', (e) => {
+      e.preventDefault();
+      $('#main').focus();
     });
     // Leaving a flag with unsaved edits asks first (the browser's own dialog).
     let shownHash = location.hash;

@@ -614,7 +614,46 @@ async function main() {
           await noHorizontalOverflow(page, width, `new flag dialog at ${width} px`);
           await page.keyboard.press('Escape');
         } finally { await context.close(); }
+        // The key prompt too.
+        const signin = await newPage(authed, { width, height });
+        try {
+          await signin.page.getByLabel('API key').waitFor();
+          await axeCheck(signin.page, `key prompt at ${width} px`);
+          await noHorizontalOverflow(signin.page, width, `key prompt at ${width} px`);
+        } finally { await signin.context.close(); }
       }
+    });
+
+    await check('keyboard only: skip link, create a flag through the dialog, visible focus', async () => {
+      const { context, page } = await newPage(open);
+      try {
+        await waitList(page);
+        await page.keyboard.press('Tab');
+        eq(await page.evaluate(() => document.activeElement.textContent), 'Skip to content', 'first Tab stop');
+        await page.keyboard.press('Enter');
+        eq(await page.evaluate(() => document.activeElement.id), 'main', 'skip link moves focus to main');
+        // Tab on to the New flag button.
+        let id = '';
+        for (let i = 0; i < 12 && id !== 'new-flag'; i++) {
+          await page.keyboard.press('Tab');
+          id = await page.evaluate(() => document.activeElement.id);
+        }
+        eq(id, 'new-flag', 'reached New flag by Tab');
+        const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+        assert(outline !== 'none', `focused button shows an outline (got ${outline})`);
+        await page.keyboard.press('Enter');
+        await page.getByRole('dialog', { name: 'New flag' }).waitFor();
+        eq(await page.evaluate(() => document.activeElement.id), 'new-flag-name', 'focus moves into the dialog');
+        await page.keyboard.type('kbd-made');
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { level: 1, name: 'kbd-made' }).waitFor();
+        eq((await api(open, 'GET', '/flags/kbd-made')).status, 200, 'created');
+        // Toggle it from the keyboard: Space on the focused switch.
+        await page.locator('#editor-toggle').focus();
+        await page.keyboard.press('Space');
+        await waitFor('enabled', async () => (await mustApi(open, 'GET', '/flags/kbd-made')).json.state === 'ENABLED');
+        await waitFor('focus kept on the switch', async () => (await page.evaluate(() => document.activeElement.id)) === 'editor-toggle');
+      } finally { await context.close(); }
     });
 
     await check('screenshots for the README (1280x800 and 360 wide)', async () => {
