@@ -186,6 +186,9 @@
     const note = $('#role-note');
     const signout = $('#signout');
     $('#nav-keys').hidden = !isAdmin();
+    // Signed out, there is nothing to navigate to or stay live with.
+    $('.mainnav').hidden = !state.who;
+    $('#live').hidden = !state.who;
     if (!state.who) {
       who.hidden = true;
       note.hidden = true;
@@ -232,6 +235,7 @@
   }
 
   function renderSignIn(message) {
+    applyRoleUi();
     const main = $('#main');
     main.textContent = '';
     const errId = nextId('err');
