@@ -1476,10 +1476,26 @@
                   draw();
                   toast(`Evaluator ${x.name} deleted`);
                 }) }, 'Delete'))),
-          h('pre', { class: 'code', tabindex: '0', 'aria-label': `Rule of ${x.name}` }, pretty(x.rule))));
+          h('pre', { class: 'code', tabindex: '0', 'aria-label': `Rule of ${x.name}` }, pretty(x.rule)),
+          usedBy(x.name)));
       }
       list.append(ul);
     });
+    // Who refers to each evaluator (flags and other evaluators), read one by one.
+    function usedBy(evName) {
+      const p = h('p', { class: 'muted small used-by' }, 'Used by: …');
+      api('GET', `/evaluators/${encodeURIComponent(evName)}`).then((r) => {
+        const names = r.data.used_by || [];
+        p.textContent = '';
+        if (!names.length) { p.append('Not used by any flag or evaluator yet.'); return; }
+        p.append('Used by: ');
+        names.forEach((n, i) => {
+          if (i) p.append(', ');
+          p.append(state.flags.has(n) ? h('a', { href: `#/flags/${encodeURIComponent(n)}` }, n) : h('code', null, n));
+        });
+      }).catch(() => { p.textContent = ''; });
+      return p;
+    }
     v.refresh = draw;
     draw();
     return v;

@@ -561,6 +561,30 @@ async function main() {
         await page.getByRole('button', { name: 'Save changes' }).click();
         await waitFor('the rule to be stored', async () => (await mustApi(open, 'GET', '/flags/ui-ref')).json.version === 2);
         eq((await mustApi(open, 'GET', '/flags/ui-ref')).json.targeting, { if: [{ $ref: 'staff' }, 'off', null] }, 'stored targeting');
+        await page.getByText('version 2 ·').waitFor(); // the editor has taken the save in
+        await page.evaluate(() => { location.hash = '#/evaluators'; });
+        await waitFor('used by the flag', async () => /Used by: ui-ref/.test(await page.locator('.eval-card', { hasText: 'staff' }).locator('.used-by').textContent()));
+      } finally { await context.close(); }
+    });
+
+    await check('leaving a flag with unsaved edits asks first', async () => {
+      await mustApi(open, 'POST', '/flags', { name: 'ui-unsaved', description: 'kept' });
+      const { context, page } = await newPage(open);
+      try {
+        await waitList(page);
+        await openEditor(page, 'ui-unsaved');
+        await page.getByLabel('Description').fill('half-typed');
+        let asked = 0;
+        page.once('dialog', (d) => { asked++; d.dismiss(); });
+        await page.getByRole('link', { name: 'All flags' }).click();
+        await waitFor('the question', async () => asked === 1);
+        await sleep(200);
+        eq(await page.getByLabel('Description').inputValue(), 'half-typed', 'still editing after Cancel');
+        page.once('dialog', (d) => { asked++; d.accept(); });
+        await page.getByRole('link', { name: 'All flags' }).click();
+        await waitList(page);
+        eq(asked, 2, 'asked again');
+        eq((await mustApi(open, 'GET', '/flags/ui-unsaved')).json.description, 'kept', 'nothing saved');
       } finally { await context.close(); }
     });
 
