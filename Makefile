@@ -98,6 +98,7 @@ $(eval $(call unit_test,test_logic,$(EVAL)))
 $(eval $(call unit_test,test_snapshot,$(FLAG) auth))
 $(eval $(call unit_test,test_auth,auth guard text))
 $(eval $(call unit_test,test_usage,metrics buf $(FLAG)))
+$(eval $(call unit_test,test_events,events))
 $(eval $(call unit_test,test_catalog,catalog events snapshot $(FLAG) auth guard app log metrics buf $(STORE_CORE),tests/unit/fake_store.c))
 $(eval $(call unit_test,test_sync,sync catalog events snapshot $(FLAG) auth guard app log metrics buf $(STORE_CORE),tests/unit/fake_store.c))
 UNIT_BIN   := $(UNIT_NAMES:%=$(BUILD)/unit/%)
@@ -150,11 +151,11 @@ test: deps
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/asan/togglemaster \
 	    build/asan/unit/test_snapshot build/asan/unit/test_catalog build/asan/unit/test_sync \
 	    build/asan/unit/test_log build/asan/unit/test_config build/asan/unit/test_loop build/asan/unit/test_logic \
-	    build/asan/unit/test_auth build/asan/unit/test_usage
+	    build/asan/unit/test_auth build/asan/unit/test_usage build/asan/unit/test_events
 	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang OPT=-O1 \
 	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" \
 	    build/tsan/unit/test_snapshot build/tsan/unit/test_catalog build/tsan/unit/test_sync build/tsan/unit/test_log \
-	    build/tsan/unit/test_loop build/tsan/unit/test_usage
+	    build/tsan/unit/test_loop build/tsan/unit/test_usage build/tsan/unit/test_events
 	@$(MAKE) --no-print-directory BUILD=build/clang CC=clang build/clang/togglemaster
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@tests/run-all.sh

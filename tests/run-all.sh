@@ -62,11 +62,11 @@ done
 # Under the sanitizers: the modules where threads meet, config (which
 # parses any environment) and the rule evaluator. The snapshot's long random
 # runs are shortened.
-for t in test_snapshot test_catalog test_sync test_log test_config test_loop test_logic test_auth test_usage; do
+for t in test_snapshot test_catalog test_sync test_log test_config test_loop test_logic test_auth test_usage test_events; do
   args=(); [ $t = test_snapshot ] && args=(20000)
   run_step "unit-asan-${t#test_}" env "${san_env[@]}" build/asan/unit/$t "${args[@]}"
 done
-for t in test_snapshot test_catalog test_sync test_log test_loop test_usage; do
+for t in test_snapshot test_catalog test_sync test_log test_loop test_usage test_events; do
   args=(); [ $t = test_snapshot ] && args=(6000)
   run_step "unit-tsan-${t#test_}" env "${san_env[@]}" build/tsan/unit/$t "${args[@]}"
 done

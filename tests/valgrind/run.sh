@@ -25,6 +25,11 @@ pid=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 
 passed=0 failed=0
+# A change stream stays open through the smoke sequence and the stop: its
+# memory (queued events, the stream ended by the stop) is checked too.
+curl -sN "http://127.0.0.1:$port/api/v1/events" >"$work/events.log" 2>/dev/null &
+curl_pid=$!
+sleep 0.5
 if scripts/smoke-test.sh "http://127.0.0.1:$port" >"$work/smoke.log" 2>&1; then
   passed=$((passed + 1)); echo "ok - smoke sequence under valgrind"
 else
@@ -34,6 +39,12 @@ kill -TERM "$pid"
 wait "$pid"
 rc=$?
 pid=
+wait "$curl_pid"
+if grep -q '"action":"created"' "$work/events.log"; then
+  passed=$((passed + 1)); echo "ok - the change stream carried the smoke sequence's writes"
+else
+  failed=$((failed + 1)); echo "FAIL - the change stream carried no change"; cat "$work/events.log"
+fi
 if [ $rc -eq 0 ]; then
   passed=$((passed + 1)); echo "ok - exit 0, no memory errors, no leaks"
 else
