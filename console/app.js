@@ -257,7 +257,7 @@
       }
       sessionStorage.setItem(KEY_STORE, key);
       state.who = r.who;
-      start();
+      start(true);
     } },
     h('h1', null, 'Sign in'),
     h('p', { class: 'muted' }, 'This ToggleMaster asks for an API key. What you can do depends on the key\'s role: client keys read, editor keys change flags, admin keys also manage keys.'),
@@ -268,6 +268,7 @@
       err),
     h('button', { class: 'btn btn-primary', type: 'submit' }, 'Continue'));
     main.append(h('div', { class: 'signin-wrap' }, form));
+    document.title = 'Sign in · ToggleMaster';
     setLive('off');
     input.focus();
   }
@@ -352,6 +353,8 @@
     else if (r.name === 'evaluators') state.view = viewEvaluators(main);
     else if (r.name === 'playground') state.view = viewPlayground(main);
     else if (r.name === 'keys') state.view = viewKeys(main);
+    const h1text = $('h1', main) ? $('h1', main).textContent : '';
+    document.title = h1text ? `${h1text} · ToggleMaster` : 'ToggleMaster';
     if (focusMain) {
       const h1 = $('h1', main);
       if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus(); }
@@ -1893,7 +1896,7 @@
 
   // ---------------------------------------------------------------- start
 
-  async function start() {
+  async function start(focusMain = false) {
     applyRoleUi();
     const main = $('#main');
     main.textContent = '';
@@ -1906,7 +1909,7 @@
       main.append(h('div', { class: 'card' }, h('h1', null, 'Cannot load flags'), h('p', { class: 'form-error' }, e.message)));
       return;
     }
-    render();
+    render(focusMain);
     if (!state.live.running) liveLoop();
   }
 
