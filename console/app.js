@@ -768,6 +768,8 @@
         main.append(h('p', { class: 'muted' }, 'Loading…'));
         return v;
       }
+      // Perhaps made elsewhere a moment ago: ask the server before saying no.
+      fetchFlag(name).then((f) => { if (f && state.view === v) render(); }).catch(() => {});
       main.append(h('div', { class: 'page-head' }, h('h1', null, 'Flag not found')),
         h('div', { class: 'card' }, h('p', null, `There is no flag named ${name}. It may have been deleted.`),
           h('a', { class: 'btn', href: '#/flags' }, icon('back'), 'All flags')));
