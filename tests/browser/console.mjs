@@ -352,6 +352,50 @@ async function main() {
       } finally { await context.close(); }
     });
 
+    await check('near misses of the generated shapes open in the JSON editor; the generated ones in the rules editor', async () => {
+      const v = { on: true, off: false };
+      const email = { var: 'email' };
+      const cases = [
+        ['json', { if: [{ ends_with: [email, '@acme.com'] }, 'on'] }], // no else
+        ['json', { fractional: [['on', 50], ['off', 49]] }], // does not add up to 100
+        ['json', { if: [{ and: [{ ends_with: [email, '@acme.com'] }] }, 'on', null] }], // "and" of one
+        ['json', { fractional: [{ cat: [{ var: '$flagd.flagKey' }, email] }, ['on', 50], ['off', 50]] }], // own bucketing
+        ['json', { if: [{ in: ['@acme', email] }, 'on', null] }], // substring "in"
+        ['json', { if: [{ '==': [email, true] }, 'on', null] }], // boolean comparison
+        ['json', { if: [{ ends_with: [email, '@acme.com'] }, 'maybe', null] }], // not a variant
+        ['rules', { if: [{ and: [{ in: [{ var: 'country' }, ['de', 'fr']] }, { sem_ver: [{ var: 'version' }, '^', '2.0.0'] }] }, 'on', { '>=': [{ var: 'age' }, 18] }, 'off', 'on'] }],
+        ['rules', { fractional: [['on', 10], ['off', 90]] }],
+        ['rules', { if: [{ starts_with: [{ var: 'targetingKey' }, 'test-'] }, 'off', null] }],
+      ];
+      const { context, page } = await newPage(open);
+      try {
+        await waitList(page);
+        for (const [i, [mode, targeting]] of cases.entries()) {
+          const name = `near-${i}`;
+          const made = await api(open, 'POST', '/flags', { name, is_enabled: true, variants: v, defaultVariant: 'off', targeting });
+          if (made.status !== 201) {
+            // The server refuses some outright; then there is nothing to show.
+            assert(mode === 'json', `${JSON.stringify(targeting)} refused: ${made.text}`);
+            console.log(`     (refused by the server, so not shown: ${JSON.stringify(targeting)})`);
+            continue;
+          }
+          const stored = JSON.stringify((await mustApi(open, 'GET', `/flags/${name}`)).json.targeting);
+          await openEditor(page, name);
+          eq(await page.locator(`#mode-${mode}`).getAttribute('aria-pressed'), 'true', `${stored} opens in the ${mode} editor`);
+          if (mode === 'json') {
+            eq(JSON.stringify(JSON.parse(await page.getByLabel('Targeting rule (JsonLogic)').inputValue())), stored, `${stored} shown as stored`);
+          }
+          // A description change never sends the rule back, whichever editor shows it.
+          await page.getByLabel('Description').fill(`touched ${i}`);
+          const put = page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith(`/flags/${name}`));
+          await page.getByRole('button', { name: 'Save changes' }).click();
+          eq(JSON.parse((await put).postData()), { description: `touched ${i}` }, `PUT body for ${stored}`);
+          await page.getByText('version 2 ·').waitFor();
+          eq(JSON.stringify((await mustApi(open, 'GET', `/flags/${name}`)).json.targeting), stored, `${stored} unchanged`);
+        }
+      } finally { await context.close(); }
+    });
+
     await check("invalid targeting shows the server's validation message beside the field", async () => {
       await mustApi(open, 'POST', '/flags', { name: 'ui-invalid', is_enabled: true });
       const { context, page } = await newPage(open);
