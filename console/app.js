@@ -125,6 +125,8 @@
 
   // ---------------------------------------------------------------- status messages
 
+  // Messages that show as a toast are read out by the toasts' live region;
+  // announce() is for the ones that only a screen reader needs.
   function announce(text) {
     const sr = $('#sr-status');
     sr.textContent = '';
@@ -568,7 +570,6 @@
           await fetchFlag(n);
           close();
           toast(`Flag ${n} created`);
-          announce(`Flag ${n} created`);
           location.hash = `#/flags/${encodeURIComponent(n)}`;
         } catch (e) {
           submit.disabled = false;
@@ -844,7 +845,6 @@
                 state.flags.delete(flag.name);
                 v.dirty = false;
                 toast(`Flag ${flag.name} deleted`);
-                announce(`Flag ${flag.name} deleted`);
                 location.hash = '#/flags';
               }) }, icon('trash'), 'Delete')));
     }
@@ -1318,7 +1318,6 @@
         }
       }
       if (!Object.keys(members).length && rawTargeting === null) {
-        announce('Nothing to save');
         toast('Nothing changed, nothing to save.');
         return;
       }
@@ -1335,7 +1334,6 @@
         reset();
         drawAll();
         toast(`Flag ${name} saved`);
-        announce(`Flag ${name} saved`);
       } catch (e) {
         if (e.status === 412) {
           formErr.textContent = 'Someone changed this flag after you opened it, so nothing was saved. Discard your edits to load their version, then make your change again.';
