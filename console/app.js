@@ -756,7 +756,7 @@
   function variantRows(flag) {
     return Object.entries(flag.variants || {}).map(([name, value]) => ({
       name,
-      text: flag.type === 'object' ? pretty(value) : flag.type === 'boolean' ? String(value) : String(value),
+      text: flag.type === 'object' ? pretty(value) : String(value),
     }));
   }
 
