@@ -21,10 +21,11 @@ BUILD_PACKAGES=(gcc make pkg-config node-llhttp libssl-dev libjansson-dev libsql
 # (the deploy drop-in is verified), the openssl command (a throwaway CA for
 # the TLS tests), HAProxy (the rolling-restart drill puts two instances
 # behind it, health-checking /ready), Node.js/npm for the OpenAPI linter and
-# the HCL parser, and Prometheus (promtool checks /metrics; a real server
-# scrapes it).
+# the HCL parser, Prometheus (promtool checks /metrics; a real server
+# scrapes it), and Chromium (tests/browser drives the web console in it
+# through playwright-core, headless).
 TEST_PACKAGES=(clang libclang-rt-14-dev postgresql python3 curl jq valgrind util-linux procps
-               graphviz systemd openssl haproxy prometheus)
+               graphviz systemd openssl haproxy prometheus chromium)
 # Benchmarks: load generator, the nginx ceiling, chart drawing.
 BENCH_PACKAGES=(wrk nginx-light gnuplot-nox)
 # Container image: a Debian base from debootstrap, built with buildah (no

@@ -84,6 +84,7 @@ run_step drill-rolling-restart env TM_BINARY=build/togglemaster $PY tests/drills
 # kill -9 and a PostgreSQL restart; every acknowledged write must survive.
 run_step drill-write-load env TM_BINARY=build/togglemaster $PY tests/drills/write_load.py
 run_step node-openfeature bash tests/node/run.sh
+run_step browser bash tests/browser/run.sh
 run_step sanitizer-reports sanitizer_reports
 run_step fuzz tests/fuzz/run.sh
 
