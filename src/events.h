@@ -13,9 +13,11 @@
  * connection and a gone client is found) and drops those gone.
  *
  * Knows no HTTP: a subscriber is a sink of bytes (send, close). Publishing
- * never blocks on I/O: it renders the event once and hands the same bytes
- * to every sink under the journal's lock (a lock of rank 3 in app.h's
- * order, taken under a name lock; sinks take only leaf locks).
+ * costs the writer O(1): the event is rendered once into the ring and the
+ * journal's thread hands it to every sink (under the journal's lock, a
+ * lock of rank 3 in app.h's order, taken under a name lock; sinks take
+ * only leaf locks). Each subscriber gets every event after its catch-up,
+ * once and in order.
  */
 #ifndef TM_EVENTS_H
 #define TM_EVENTS_H

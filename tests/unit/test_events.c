@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "events.h"
@@ -87,6 +88,29 @@ static size_t count(const char *text, const char *needle)
     return n;
 }
 
+/* Waits (up to 5 s) until the journal's thread has sent s text holding
+ * needle: delivery is asynchronous. */
+static bool delivered(struct sink *s, const char *needle)
+{
+    for (int i = 0; i < 500; i++) {
+        bool found;
+        pthread_mutex_lock(&s->lock);
+        found = s->text != NULL && strstr(s->text, needle) != NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (found)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static bool closed_within(struct sink *s, int want)
+{
+    for (int i = 0; i < 500 && atomic_load(&s->closed) != want; i++)
+        usleep(10000);
+    return atomic_load(&s->closed) == want;
+}
+
 /* The run id, from a "ready" event's data. */
 static void run_of(const struct sink *s, char run[17])
 {
@@ -110,8 +134,8 @@ static void test_replay_reset_and_cap(void)
     events_publish(ev, "flag", "created", "f1");
     events_publish(ev, "evaluators", NULL, NULL);
     snprintf(id, sizeof id, "id: %s-2\nevent: change\ndata: {\"type\":\"evaluators\"}\n\n", run);
-    CHECK(strstr(a->text, id) != NULL);
-    CHECK(strstr(a->text, "data: {\"type\":\"flag\",\"action\":\"created\",\"name\":\"f1\"}\n\n") != NULL);
+    CHECK(delivered(a, id));
+    CHECK(delivered(a, "data: {\"type\":\"flag\",\"action\":\"created\",\"name\":\"f1\"}\n\n"));
 
     /* Replay after 1: event 2 only, then ready at 2. */
     snprintf(id, sizeof id, "%s-1", run);
@@ -125,7 +149,7 @@ static void test_replay_reset_and_cap(void)
     /* A gone subscriber is dropped on the next event, freeing its slot. */
     b->fail = true;
     events_publish(ev, "flag", "updated", "f1");
-    CHECK(atomic_load(&b->closed) == 1);
+    CHECK(closed_within(b, 1));
     struct events_stats stats;
     events_stats(ev, &stats);
     CHECK(stats.subscribers == 1 && stats.dropped == 1 && stats.published == 3);
@@ -133,6 +157,7 @@ static void test_replay_reset_and_cap(void)
     /* Older than the history (3 kept: 1..3 after five events: 3..5): reset. */
     events_publish(ev, "flag", "updated", "f2");
     events_publish(ev, "flag", "updated", "f3");
+    CHECK(delivered(a, "\"name\":\"f3\""));
     snprintf(id, sizeof id, "%s-1", run);
     CHECK(attach(ev, d, id) == 0);
     CHECK(strstr(d->text, "event: reset") != NULL && strstr(d->text, "no longer kept") != NULL);
@@ -216,7 +241,12 @@ static void test_threads(void)
     }
     for (int i = 0; i < PUBLISHERS; i++)
         pthread_join(threads[i], NULL);
-    events_stop(shared);   /* the heartbeat thread sends no more */
+    {
+        char last[64];
+        snprintf(last, sizeof last, "-%d\nevent: change", PUBLISHERS * PER_PUBLISHER + 0);
+        CHECK(delivered(early, last));   /* the last event has gone out */
+    }
+    events_stop(shared);   /* the journal's thread sends no more */
     CHECK(count(early->text, "event: change") == PUBLISHERS * PER_PUBLISHER);
     CHECK(consecutive(early->text));
     for (int i = 0; i < LATE_SUBSCRIBERS; i++) {
