@@ -291,24 +291,20 @@
     }
   }
 
+  // The whole catalogue as documents, a page of LIST_PAGE flags per request
+  // (GET /flags?view=full), in the API's order.
+  const LIST_PAGE = 1000;
   async function loadFlags() {
-    const r = await api('GET', '/flags');
-    const names = r.data.map((f) => f.name);
     const next = new Map();
-    let i = 0;
-    const worker = async () => {
-      while (i < names.length) {
-        const name = names[i++];
-        try {
-          const f = await api('GET', flagPath(name));
-          next.set(name, f.data);
-        } catch (e) {
-          if (e.status !== 404) throw e;
-        }
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker(), worker(), worker()]);
-    state.flags = new Map(names.filter((n) => next.has(n)).map((n) => [n, next.get(n)]));
+    let after = null;
+    for (;;) {
+      const query = `/flags?view=full&limit=${LIST_PAGE}` + (after === null ? '' : `&after=${encodeURIComponent(after)}`);
+      const page = (await api('GET', query)).data;
+      for (const f of page) next.set(f.name, f);
+      if (page.length < LIST_PAGE) break;
+      after = page[page.length - 1].name;
+    }
+    state.flags = next;
     state.flagsLoaded = true;
   }
 

@@ -46,9 +46,32 @@ static void respond_whole_list(struct api_call *call, struct snapshot *snap)
         free(parts);
 }
 
+/* What a page shows of flag f: its summary, or (full) its whole document
+ * with last_evaluated_at, as GET /flags/<name> has it. Writes it at p when
+ * p is not NULL; returns its length. */
+static size_t page_entry(const struct snapshot *snap, const struct flag *f, bool full, char *p)
+{
+    const char *tail;
+    size_t tail_len;
+
+    if (!full || f->body_len < 2 || f->body[f->body_len - 1] != '}') {
+        const char *text = full ? f->body : f->summary;
+        size_t len = full ? f->body_len : f->summary_len;
+        if (p != NULL)
+            memcpy(p, text, len);
+        return len;
+    }
+    tail = usage_view_json_tail(snap->usage, f->name, f->name_len, &tail_len);
+    if (p != NULL) {
+        memcpy(p, f->body, f->body_len - 1);
+        memcpy(p + f->body_len - 1, tail, tail_len);
+    }
+    return f->body_len - 1 + tail_len;
+}
+
 /* A page: at most `limit` flags after `after`, rendered into a new body. */
 static void respond_page(struct api_call *call, struct snapshot *snap, const char *after, size_t after_len,
-                         long limit)
+                         long limit, bool full)
 {
     struct snapshot_cursor cursor;
     const struct flag *f;
@@ -57,7 +80,7 @@ static void respond_page(struct api_call *call, struct snapshot *snap, const cha
 
     snapshot_cursor_after(snap, after, after_len, &cursor);
     while (count < (size_t)limit && (f = snapshot_cursor_next(&cursor)) != NULL) {
-        total += f->summary_len + 1;
+        total += page_entry(snap, f, full, NULL) + 1;
         count++;
     }
     body = malloc(total);
@@ -72,8 +95,7 @@ static void respond_page(struct api_call *call, struct snapshot *snap, const cha
     for (size_t i = 0; i < count && (f = snapshot_cursor_next(&cursor)) != NULL; i++) {
         if (i > 0)
             *p++ = ',';
-        memcpy(p, f->summary, f->summary_len);
-        p += f->summary_len;
+        p += page_entry(snap, f, full, p);
     }
     *p++ = ']';
     snapshot_release(snap);
@@ -82,15 +104,21 @@ static void respond_page(struct api_call *call, struct snapshot *snap, const cha
 
 void api_flags_list(struct api_call *call)
 {
-    char limit_text[32], after[FLAG_STORED_NAME_MAX + 1];
-    size_t limit_len, after_len = 0;
+    char limit_text[32], after[FLAG_STORED_NAME_MAX + 1], view[16];
+    size_t limit_len, after_len = 0, view_len;
     int has_limit = http_query_param(call->req, "limit", limit_text, sizeof limit_text, &limit_len);
     int has_after = http_query_param(call->req, "after", after, sizeof after, &after_len);
+    int has_view = http_query_param(call->req, "view", view, sizeof view, &view_len);
+    bool full = has_view > 0 && strcmp(view, "full") == 0;
     long limit = PAGE_LIMIT_MAX;
     struct snapshot *snap;
 
     if (has_limit < 0 || (has_limit > 0 && config_parse_int(limit_text, 1, PAGE_LIMIT_MAX, &limit) != 0)) {
         http_respond_error(call->req, 400, "'limit' must be an integer from 1 to 10000");
+        return;
+    }
+    if (has_view != 0 && !full && !(has_view > 0 && strcmp(view, "summary") == 0)) {
+        http_respond_error(call->req, 400, "'view' must be 'summary' (name and state) or 'full' (whole documents)");
         return;
     }
     if (has_after < 0) {
@@ -101,10 +129,10 @@ void api_flags_list(struct api_call *call)
     snap = api_snapshot_or_503(call);
     if (snap == NULL)
         return;
-    if (has_limit == 0 && has_after == 0)   /* the original's full list */
+    if (has_limit == 0 && has_after == 0 && !full)   /* the original's full list */
         respond_whole_list(call, snap);
     else
-        respond_page(call, snap, after, after_len, limit);
+        respond_page(call, snap, after, after_len, limit, full);
 }
 
 /* The flag name in the path, decoded. */

@@ -380,6 +380,22 @@ class ListAndPaging(ServerTestCase):
             after = p[-1]
         self.assertEqual(walked, names)
 
+    def test_full_view_pages_whole_documents(self):
+        """?view=full: the documents GET /flags/<name> answers, a page at a
+        time (what the console loads the list with: one request per
+        thousand flags, not one per flag)."""
+        names = ["v%02d" % i for i in range(5)]
+        for i, n in enumerate(names):
+            self.assertStatus(self.server.post("/flags", {"name": n, "description": "d%d" % i, "is_enabled": i % 2 == 0,
+                                                          "variants": {"a": i, "b": i + 1}, "defaultVariant": "b"}), 201)
+        one_by_one = [self.server.get("/flags/" + n).json for n in names]
+        self.assertEqual(self.list("?view=full"), one_by_one)
+        self.assertEqual(self.list("?view=full&limit=2"), one_by_one[:2])
+        self.assertEqual(self.list("?view=full&limit=2&after=v01"), one_by_one[2:4])
+        self.assertEqual(self.list("?view=summary"), [{"name": n, "is_enabled": i % 2 == 0} for i, n in enumerate(names)])
+        for qs in ("?view=", "?view=FULL", "?view=everything"):
+            self.assertError(self.server.get("/flags" + qs), 400, qs)
+
     def test_pagination_bad_limit_400(self):
         self.server.post("/flags", {"name": "x1"})
         for qs in ("?limit=0", "?limit=-1", "?limit=10001", "?limit=abc", "?limit=",
