@@ -27,11 +27,13 @@
  *      the block list's lock and under usage's readers lock, which is held
  *      only by the usage flusher and /metrics, and never across I/O).
  *      One exception to "never while taking another": the change
- *      journal's lock (events.c) is held while handing an event to each
- *      subscriber's stream, which takes the stream's lock and then, without
- *      it, the loop's inbox lock (http/stream.c). It is taken under a name
- *      lock (publishing a write) and by event loops (subscribing), never
- *      across I/O.
+ *      journal's lock (events.c) is held by its own thread while handing
+ *      events to each subscriber's stream, which takes the stream's lock
+ *      and then, without it, the loop's inbox lock (http/stream.c). It is
+ *      taken briefly under a name lock (publishing a write; a writer more
+ *      than EVENTS_HISTORY events ahead of the fan-out waits for it, which
+ *      only copies bytes) and by event loops (subscribing), never across
+ *      I/O.
  *
  * Nothing an event-loop thread can wait on is held across I/O: event loops
  * take only leaf locks and the snapshot's hazard slots (no lock at all).
