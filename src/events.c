@@ -133,7 +133,7 @@ static void *events_main(void *arg)
     struct events *ev = arg;
     struct timespec heartbeat;
 
-    clock_gettime(CLOCK_REALTIME, &heartbeat);
+    clock_gettime(CLOCK_MONOTONIC, &heartbeat);
     heartbeat.tv_sec += ev->settings.heartbeat_s;
     pthread_mutex_lock(&ev->lock);
     while (!ev->stopping) {
@@ -141,7 +141,7 @@ static void *events_main(void *arg)
             fan_out_locked(ev);
         } else if (pthread_cond_timedwait(&ev->wake, &ev->lock, &heartbeat) == ETIMEDOUT) {
             broadcast_locked(ev, heartbeat_line, sizeof heartbeat_line - 1);
-            clock_gettime(CLOCK_REALTIME, &heartbeat);
+            clock_gettime(CLOCK_MONOTONIC, &heartbeat);
             heartbeat.tv_sec += ev->settings.heartbeat_s;
         }
     }
@@ -171,7 +171,13 @@ struct events *events_create(const struct events_settings *settings)
     for (size_t i = 0; i < sizeof random; i++)
         snprintf(ev->run + 2 * i, 3, "%02x", random[i]);
     pthread_mutex_init(&ev->lock, NULL);
-    pthread_cond_init(&ev->wake, NULL);
+    {
+        pthread_condattr_t monotonic;   /* heartbeats keep time when the clock is set */
+        pthread_condattr_init(&monotonic);
+        pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+        pthread_cond_init(&ev->wake, &monotonic);
+        pthread_condattr_destroy(&monotonic);
+    }
     pthread_cond_init(&ev->caught_up, NULL);
     if (pthread_create(&ev->thread, NULL, events_main, ev) != 0) {
         pthread_cond_destroy(&ev->caught_up);
