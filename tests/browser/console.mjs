@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { readFileSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TmServer, tempDir, tmCommand, requireBinary, REPO } from '../node/lib/server.mjs';
+import { Runner, assert, eq, sleep, waitFor as waitForValue } from '../node/lib/runner.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -26,40 +27,11 @@ const ADMIN_TOKEN = 'browser-test-admin-token-0123456789abcdef';
 const KEY_STORE = 'togglemaster.apiKey';
 const only = process.argv[2] ? new RegExp(process.argv[2]) : null;
 
-// ---- a tiny test runner ----------------------------------------------------------
+// ---- the test runner (tests/node/lib/runner.mjs) --------------------------------------
 
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  if (only && !only.test(name)) return;
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}\n     ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 6).join('\n     ')}`);
-  }
-}
-function eq(actual, expected, what) {
-  const a = JSON.stringify(actual);
-  const b = JSON.stringify(expected);
-  if (a !== b) throw new Error(`${what}: expected ${b}, got ${a}`);
-}
-function assert(cond, what) {
-  if (!cond) throw new Error(what);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what, fn, timeoutMs = 5000, everyMs = 25) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const runner = new Runner({ only });
+const check = (name, fn) => runner.check(name, fn);
+const waitFor = (what, fn, timeoutMs = 5000, everyMs = 25) => waitForValue(what, fn, timeoutMs, everyMs);
 
 // ---- servers and the API -----------------------------------------------------------
 
@@ -780,9 +752,9 @@ async function main() {
 }
 
 main().catch((e) => {
-  failed++;
+  runner.failed++;
   console.log(`FAIL setup: ${e && e.stack ? e.stack : e}`);
 }).finally(() => {
-  console.log(`browser: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
+  console.log(runner.summary('browser'));
+  process.exitCode = runner.failed ? 1 : 0;
 });

@@ -29,39 +29,13 @@ import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
 import { join } from 'node:path';
 import { TmServer, PgKeeper, tempDir, removeTempDir, tmCommand, requireBinary } from './lib/server.mjs';
 import { murmur3Utf8 } from './lib/oracle.mjs';
+import { Runner, assert, eq, waitFor as waitForValue } from './lib/runner.mjs';
 
-// ---- a tiny test runner ----------------------------------------------------------
+// ---- the test runner (tests/node/lib/runner.mjs) --------------------------------------
 
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}\n     ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 4).join('\n     ')}`);
-  }
-}
-function eq(actual, expected, what) {
-  const a = JSON.stringify(actual);
-  const b = JSON.stringify(expected);
-  if (a !== b) throw new Error(`${what}: expected ${b}, got ${a}`);
-}
-function assert(cond, what) {
-  if (!cond) throw new Error(what);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what, fn, timeoutMs = 10000, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const runner = new Runner({ only: null });
+const check = (name, fn) => runner.check(name, fn);
+const waitFor = (what, fn, timeoutMs = 10000, everyMs = 50) => waitForValue(what, fn, timeoutMs, everyMs);
 
 // ---- the flags (created through the real HTTP API) --------------------------------
 
@@ -281,10 +255,11 @@ async function main() {
 }
 
 main().then(() => {
-  console.log(`node-sdk: ${passed} passed, ${failed} failed`);
-  process.exit(failed === 0 ? 0 : 1);
+  console.log(runner.summary('node-sdk'));
+  process.exit(runner.failed === 0 ? 0 : 1);
 }, (err) => {
   console.log(String(err && err.stack ? err.stack : err));
-  console.log(`node-sdk: ${passed} passed, ${failed + 1} failed`);
+  runner.failed++;
+  console.log(runner.summary('node-sdk'));
   process.exit(1);
 });
