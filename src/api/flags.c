@@ -46,27 +46,39 @@ static void respond_whole_list(struct api_call *call, struct snapshot *snap)
         free(parts);
 }
 
-/* What a page shows of flag f: its summary, or (full) its whole document
- * with last_evaluated_at, as GET /flags/<name> has it. Writes it at p when
- * p is not NULL; returns its length. */
-static size_t page_entry(const struct snapshot *snap, const struct flag *f, bool full, char *p)
+/* A flag's whole document as GET /flags/<name> answers it: its
+ * pre-rendered body with "last_evaluated_at" (usage.h: as of the last usage
+ * flush, on any instance; null when never) put before its closing brace,
+ * from the snapshot's usage view: nothing is formatted or allocated. Fills
+ * parts (two at most) and returns how many. */
+static size_t document_parts(const struct snapshot *snap, const struct flag *f, struct iovec parts[2])
 {
-    const char *tail;
     size_t tail_len;
+    const char *tail;
 
-    if (!full || f->body_len < 2 || f->body[f->body_len - 1] != '}') {
-        const char *text = full ? f->body : f->summary;
-        size_t len = full ? f->body_len : f->summary_len;
-        if (p != NULL)
-            memcpy(p, text, len);
-        return len;
+    if (f->body_len < 2 || f->body[f->body_len - 1] != '}') {
+        parts[0] = (struct iovec){(void *)f->body, f->body_len};
+        return 1;
     }
     tail = usage_view_json_tail(snap->usage, f->name, f->name_len, &tail_len);
-    if (p != NULL) {
-        memcpy(p, f->body, f->body_len - 1);
-        memcpy(p + f->body_len - 1, tail, tail_len);
+    parts[0] = (struct iovec){(void *)f->body, f->body_len - 1};
+    parts[1] = (struct iovec){(void *)tail, tail_len};
+    return 2;
+}
+
+/* What a page shows of flag f: its summary, or (full) its whole document.
+ * Writes it at p when p is not NULL; returns its length. */
+static size_t page_entry(const struct snapshot *snap, const struct flag *f, bool full, char *p)
+{
+    struct iovec parts[2] = {{(void *)f->summary, f->summary_len}};
+    size_t count = full ? document_parts(snap, f, parts) : 1, len = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        if (p != NULL)
+            memcpy(p + len, parts[i].iov_base, parts[i].iov_len);
+        len += parts[i].iov_len;
     }
-    return f->body_len - 1 + tail_len;
+    return len;
 }
 
 /* A page: at most `limit` flags after `after`, rendered into a new body. */
@@ -141,24 +153,15 @@ static const struct route_param *path_name(const struct api_call *call)
     return &call->match->params[0];
 }
 
-/* The flag's pre-rendered body with "last_evaluated_at" (usage.h: as of
- * the last usage flush, on any instance; null when never) put before its
- * closing brace, from the snapshot's usage view: nothing is formatted or
- * allocated per request. The field is not part of the ETag, which is the
- * flag's version (If-Match on PUT). */
+/* The flag's document (document_parts), pointing into the snapshot, which
+ * the response holds until it is written. The "last_evaluated_at" field is
+ * not part of the ETag, which is the flag's version (If-Match on PUT). */
 static void respond_flag_with_usage(struct http_request *req, struct snapshot *snap, const struct flag *flag)
 {
     struct iovec parts[2];
-    size_t tail_len;
-    const char *tail = usage_view_json_tail(snap->usage, flag->name, flag->name_len, &tail_len);
+    size_t count = document_parts(snap, flag, parts);
 
-    if (flag->body_len < 2 || flag->body[flag->body_len - 1] != '}') {
-        http_respond_buffer(req, 200, flag->body, flag->body_len, api_release_snapshot, snap);
-        return;
-    }
-    parts[0] = (struct iovec){(void *)flag->body, flag->body_len - 1};
-    parts[1] = (struct iovec){(void *)tail, tail_len};
-    http_respond_parts(req, 200, parts, 2, api_release_snapshot, snap);
+    http_respond_parts(req, 200, parts, count, api_release_snapshot, snap);
 }
 
 void api_flag_get(struct api_call *call)
