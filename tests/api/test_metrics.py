@@ -210,13 +210,16 @@ class PrometheusScrape(TMTestCase):
             def query(q):
                 body = wait_http(base + "/api/v1/query?" + urllib.parse.urlencode({"query": q}))
                 return json.loads(body)["data"]["result"]
+            # The three queries are not one snapshot: a scrape can land
+            # between them, so wait until all three have an answer (the
+            # first scrape after the queries started brings all of them).
             deadline = time.monotonic() + 30
             reads = evaluations = up = []
             while time.monotonic() < deadline:
                 up = query('up{job="togglemaster"}')
                 reads = query('togglemaster_http_requests_total{route="/flags/{name}",method="GET",status="200"}')
                 evaluations = query('togglemaster_evaluations_total{flag="%s"}' % name)
-                if reads and evaluations:
+                if up and reads and evaluations:
                     break
                 time.sleep(0.5)
             self.assertTrue(up and up[0]["value"][1] == "1", "the target is up: %r" % up)
