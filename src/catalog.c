@@ -147,17 +147,37 @@ enum store_status catalog_delete(struct app *app, struct store_conn *conn, const
     return st;
 }
 
+/* The version of the flag called name in the snapshot; 0 when there is none. */
+static int64_t known_version_locked(struct app *app, const char *name)
+{
+    struct snapshot *snap = snapshot_acquire(app->snapshots);
+    const struct flag *f = snap ? snapshot_find(snap, name, strlen(name)) : NULL;
+    int64_t version = f ? f->version : 0;
+
+    snapshot_release(snap);
+    return version;
+}
+
 enum store_status catalog_refresh(struct app *app, struct store_conn *conn, const char *name)
 {
     pthread_mutex_t *lock = app_name_lock(app, name);
     struct flag *committed = NULL;
+    const char *action = NULL;
     enum store_status st;
+    int64_t known;
 
     pthread_mutex_lock(lock);
+    known = known_version_locked(app, name);
     st = refresh_locked(app, conn, name, &committed);
-    /* Another instance changed it: created or updated, we cannot tell. */
-    if (st == STORE_OK || st == STORE_NOT_FOUND)
-        events_publish(app->events, "flag", st == STORE_OK ? "updated" : "deleted", name);
+    /* Another instance changed it; what this instance knew before says
+     * how. A version already known (this instance read it on the way to a
+     * write of its own) or a flag gone before it arrived is no news. */
+    if (st == STORE_OK)
+        action = known == 0 ? "created" : known != committed->version ? "updated" : NULL;
+    else if (st == STORE_NOT_FOUND)
+        action = known != 0 ? "deleted" : NULL;
+    if (action != NULL)
+        events_publish(app->events, "flag", action, name);
     pthread_mutex_unlock(lock);
     flag_unref(committed);
     return st == STORE_NOT_FOUND ? STORE_OK : st;   /* gone: that is the news */

@@ -37,7 +37,8 @@ enum store_status catalog_update(struct app *app, struct store_conn *conn, const
                                  catalog_change_fn change, void *ctx, struct flag **out);
 enum store_status catalog_delete(struct app *app, struct store_conn *conn, const char *name);
 /* Re-reads one flag another instance changed and applies what is committed
- * now: STORE_OK whether it exists or not. */
+ * now: STORE_OK whether it exists or not. The change event says created,
+ * updated or deleted by comparing with the version this instance knew. */
 enum store_status catalog_refresh(struct app *app, struct store_conn *conn, const char *name);
 
 /* Evaluators. put: rule is the fragment (*version gets its new version).
