@@ -8,8 +8,10 @@
 # and at /assets/<stem>.<hash>.<ext> (immutable: the name changes with the
 # bytes). index.html's references "/assets/<name>" are rewritten to the
 # hashed names, so a browser fetches a changed asset at once and an
-# unchanged one never. Needs only coreutils and sed (the image's build stage
-# has nothing more).
+# unchanged one never. Each file is also embedded gzip-compressed when that
+# saves a tenth or more; console.c sends those bytes to a client that takes
+# gzip. Needs only coreutils, sed and gzip (the image's build stage has
+# nothing more).
 set -eu
 
 dir=$1
@@ -42,6 +44,26 @@ digest() {
     sha256sum "$1" | cut -c1-12
 }
 
+# Emits the array asset_<id> with a file's bytes, and asset_<id>_gz with
+# them gzip-compressed when that saves a tenth or more; sets $gz to the
+# table's two fields for the compressed bytes. -n: no name or time in the
+# header, so the build is reproducible.
+emit_asset() {
+    printf 'static const unsigned char asset_%s[] = {\n' "$2" >> "$tmp"
+    c_bytes "$1" >> "$tmp"
+    printf '};\n' >> "$tmp"
+    gzip -9 -n -c "$1" > "$work/compressed"
+    size=$(wc -c < "$1")
+    if [ $(($(wc -c < "$work/compressed") * 10)) -le $((size * 9)) ]; then
+        printf 'static const unsigned char asset_%s_gz[] = {\n' "$2" >> "$tmp"
+        c_bytes "$work/compressed" >> "$tmp"
+        printf '};\n' >> "$tmp"
+        gz="asset_$2_gz, sizeof asset_$2_gz"
+    else
+        gz="NULL, 0"
+    fi
+}
+
 [ -f "$dir/index.html" ] || { echo "embed-console: $dir/index.html is missing" >&2; exit 1; }
 cp "$dir/index.html" "$work/index.html"
 
@@ -66,22 +88,19 @@ for path in "$dir"/*; do
     esac
     # index.html names the asset by its plain name; the page gets the hashed one.
     sed -i "s|\"/assets/$name\"|\"/assets/$hashed\"|g" "$work/index.html"
-    printf 'static const unsigned char asset_%d[] = {\n' "$n" >> "$tmp"
-    c_bytes "$path" >> "$tmp"
-    printf '};\n' >> "$tmp"
-    table="$table    {\"/assets/$hashed\", \"$type\", asset_$n, sizeof asset_$n, \"\\\"$hash\\\"\", true},
-    {\"/assets/$name\", \"$type\", asset_$n, sizeof asset_$n, \"\\\"$hash\\\"\", false},
+    emit_asset "$path" "$n"
+    table="$table    {\"/assets/$hashed\", \"$type\", asset_$n, sizeof asset_$n, $gz, \"$hash\", true},
+    {\"/assets/$name\", \"$type\", asset_$n, sizeof asset_$n, $gz, \"$hash\", false},
 "
     n=$((n + 1))
 done
 
 hash=$(digest "$work/index.html")
-printf 'static const unsigned char asset_index[] = {\n' >> "$tmp"
-c_bytes "$work/index.html" >> "$tmp"
-printf '};\n\n' >> "$tmp"
+emit_asset "$work/index.html" index
 {
+    echo
     echo "const struct console_asset console_assets[] = {"
-    echo "    {\"/\", \"text/html; charset=utf-8\", asset_index, sizeof asset_index, \"\\\"$hash\\\"\", false},"
+    echo "    {\"/\", \"text/html; charset=utf-8\", asset_index, sizeof asset_index, $gz, \"$hash\", false},"
     printf '%s' "$table"
     echo "};"
     echo "const size_t console_asset_count = sizeof console_assets / sizeof console_assets[0];"

@@ -14,7 +14,9 @@ struct console_asset {
     const char *content_type;
     const unsigned char *data;
     size_t len;
-    const char *etag;           /* the quoted content hash */
+    const unsigned char *gzip_data;   /* the same bytes gzip-compressed; NULL */
+    size_t gzip_len;                  /* when that would not save a tenth  */
+    const char *hash;           /* 12 hex digits of the bytes' SHA-256 */
     bool immutable;             /* the name holds the hash: cache for good */
 };
 

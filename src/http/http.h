@@ -129,6 +129,10 @@ const char *http_header(const struct http_request *req, const char *name, size_t
 /* Whether `media_type` (e.g. "application/json") is the Content-Type,
  * parameters aside. */
 bool http_content_type_is(const struct http_request *req, const char *media_type);
+/* Whether the client takes a body in `coding` (e.g. "gzip"; "x-gzip" counts
+ * as gzip): named in Accept-Encoding, or "*" is, with a weight above zero
+ * (RFC 9110 12.5.3). No Accept-Encoding: false, identity only. */
+bool http_accepts_encoding(const struct http_request *req, const char *coding);
 /* The first query parameter called key, percent-decoded into buf
  * (NUL-terminated). 1 when found, 0 when absent, -1 when longer than
  * buflen - 1. */

@@ -582,6 +582,58 @@ bool http_content_type_is(const struct http_request *req, const char *media_type
     return token_equals(value, len, media_type);
 }
 
+/* A weight ("q=0.5") that is zero: "0", "0.", "0.0" ... "0.000". */
+static bool weight_is_zero(const char *text, size_t len)
+{
+    if (len == 0 || text[0] != '0')
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if ((i == 1 && text[i] != '.') || (i > 1 && text[i] != '0'))
+            return false;
+    return true;
+}
+
+bool http_accepts_encoding(const struct http_request *req, const char *coding)
+{
+    size_t len;
+    const char *value = http_header(req, "Accept-Encoding", &len), *end;
+    int named = -1, star = -1;   /* -1 not listed, 0 refused, 1 accepted */
+
+    if (value == NULL)
+        return false;
+    for (end = value + len; value < end;) {
+        const char *comma = memchr(value, ',', (size_t)(end - value)), *item = value, *params;
+        size_t item_len = (size_t)((comma ? comma : end) - value), token_len;
+        bool accepted = true;
+
+        value = comma ? comma + 1 : end;
+        params = memchr(item, ';', item_len);
+        token_len = params ? (size_t)(params - item) : item_len;
+        /* Parameters: only the weight matters; "q=0" refuses. */
+        while (params != NULL) {
+            const char *param = params + 1, *next;
+            size_t param_len;
+            next = memchr(param, ';', (size_t)(item + item_len - param));
+            param_len = (size_t)((next ? next : item + item_len) - param);
+            trim(&param, &param_len);
+            if (param_len >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+                const char *weight = param + 2;
+                size_t weight_len = param_len - 2;
+                trim(&weight, &weight_len);
+                accepted = !weight_is_zero(weight, weight_len);
+            }
+            params = next;
+        }
+        trim(&item, &token_len);
+        if (token_equals(item, token_len, coding) ||
+            (strcmp(coding, "gzip") == 0 && token_equals(item, token_len, "x-gzip")))
+            named = accepted;
+        else if (token_equals(item, token_len, "*"))
+            star = accepted;
+    }
+    return named >= 0 ? named == 1 : star == 1;
+}
+
 int http_query_param(const struct http_request *req, const char *key, char *buf, size_t buflen, size_t *len)
 {
     const char *p = req->query, *end = req->query ? req->query + req->query_len : NULL;

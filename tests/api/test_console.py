@@ -2,6 +2,7 @@
 binary, and GET /api/v1/whoami, which the console asks what its key may do.
 (The console itself is tested in a real browser: tests/browser/.)
 """
+import gzip
 import hashlib
 import re
 import unittest
@@ -77,6 +78,38 @@ class Files(ServerTestCase):
         stem, digest, ext = self.assets()[0]
         r = self.server.get("/assets/%s.%s.%s" % (stem, digest, ext), headers={"If-None-Match": '"%s"' % digest})
         self.assertStatus(r, 304)
+
+    def test_gzip_for_clients_that_take_it(self):
+        stem, digest, ext = [a for a in self.assets() if a[2] == "js"][0]
+        for path in ("/", "/assets/%s.%s" % (stem, ext), "/assets/%s.%s.%s" % (stem, digest, ext)):
+            plain = self.server.get(path)
+            self.assertStatus(plain, 200)
+            self.assertIsNone(plain.header("Content-Encoding"), "no Accept-Encoding: identity")
+            self.assertEqual(plain.header("Vary"), "Accept-Encoding")
+            packed = self.server.get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
+            self.assertStatus(packed, 200)
+            self.assertEqual(packed.header("Content-Encoding"), "gzip", path)
+            self.assertEqual(packed.header("Vary"), "Accept-Encoding")
+            self.assertEqual(packed.header("Content-Type"), plain.header("Content-Type"))
+            self.assertEqual(packed.header("Content-Security-Policy"), CSP)
+            self.assertEqual(packed.header("Cache-Control"), plain.header("Cache-Control"))
+            self.assertEqual(gzip.decompress(packed.raw), plain.raw, path)
+            self.assertLess(len(packed.raw), len(plain.raw) * 0.9, path)
+            # Another representation, another ETag; each revalidates alone.
+            self.assertEqual(packed.header("ETag"), plain.header("ETag")[:-1] + '-gz"')
+            again = self.server.get(path, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.header("ETag")})
+            self.assertStatus(again, 304)
+            self.assertStatus(self.server.get(path, headers={"If-None-Match": packed.header("ETag")}), 200)
+            head = self.server.head(path, headers={"Accept-Encoding": "gzip"})
+            self.assertEqual(int(head.header("Content-Length")), len(packed.raw))
+        # What Accept-Encoding says, by its rules: weights, "*", case, x-gzip.
+        for accept, expect in (("gzip", "gzip"), ("GZip;Q=1.0", "gzip"), ("x-gzip", "gzip"), ("*", "gzip"),
+                               ("br, *;q=0.1", "gzip"), ("identity", None), ("br", None), ("gzip;q=0", None),
+                               ("gzip; q=0.000, *", None), ("*;q=0", None), ("gzip;q=0.5", "gzip"),
+                               ("deflate, gzip ; q=0.01", "gzip"), ("gzipped", None), ("", None)):
+            r = self.server.get("/", headers={"Accept-Encoding": accept})
+            self.assertStatus(r, 200)
+            self.assertEqual(r.header("Content-Encoding"), expect, repr(accept))
 
     def test_unknown_files_and_methods(self):
         for path in ("/assets/nope.js", "/assets/app.000000000000.js", "/assets/..%2Fsrc%2Fmain.c",
