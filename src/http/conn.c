@@ -20,6 +20,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -589,6 +590,23 @@ int conn_dispatch(struct conn *c)
     return HPE_PAUSED;
 }
 
+/* The smallest kernel send buffer a stream's socket is given. */
+#define STREAM_SNDBUF_MIN (16 * 1024)
+
+/* A stream's socket gets a kernel send buffer the size of the stream's own
+ * bound. Left alone, the kernel's autotuning grows it for a client that
+ * does not read up to tcp_wmem's maximum (4 MiB by default), all held
+ * before the stream's bound is reached and the client is cut off. Linux
+ * doubles the value for its bookkeeping. */
+static void bound_stream_socket(struct conn *c, size_t max_queued)
+{
+    int bytes = max_queued < STREAM_SNDBUF_MIN ? STREAM_SNDBUF_MIN
+              : max_queued > INT_MAX / 2      ? INT_MAX / 2
+                                              : (int)max_queued;
+
+    setsockopt(c->watch.fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
 void conn_answered(struct exchange *ex)
 {
     struct conn *c = ex->conn;
@@ -600,8 +618,10 @@ void conn_answered(struct exchange *ex)
         c->handling = NULL;
     if (close)
         c->closing = true;
-    if (ex->stream != NULL)
+    if (ex->stream != NULL) {
         c->streaming = ex;
+        bound_stream_socket(c, ex->stream->max_queued);
+    }
     response_render_head(ex, close);
     queue_output(c, ex);
     if (c->in_parse)
@@ -738,8 +758,14 @@ void conn_stream_output(struct conn *c, struct exchange *ex, size_t bytes, bool 
     struct http_server *server = c->loop->server;
 
     if (abort) {
+        /* Reset, not closed: a plain close leaves what the kernel holds
+         * for a client that does not read there until it reads or the
+         * kernel gives up. The client learns at once and reconnects with
+         * Last-Event-ID for what it missed. */
+        struct linger reset = {.l_onoff = 1, .l_linger = 0};
         log_event(LOG_WARN, "closing a stream whose client does not keep up",
                   json_pack("{s:s, s:I}", "request_id", ex->request_id, "unsent_bytes", (json_int_t)c->unsent));
+        setsockopt(c->watch.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
         conn_close(c);
         return;
     }
