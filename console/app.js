@@ -188,6 +188,7 @@
     const note = $('#role-note');
     const signout = $('#signout');
     $('#nav-keys').hidden = !isAdmin();
+    $('#nav-audit').hidden = !isAdmin();
     // Signed out, there is nothing to navigate to or stay live with.
     $('.mainnav').hidden = !state.who;
     $('#live').hidden = !state.who;
@@ -327,7 +328,7 @@
     const parts = hash.replace(/^#\/?/, '').split('/');
     const top = parts[0] || 'flags';
     if (top === 'flags' && parts.length > 1 && parts[1]) return { name: 'flag', flag: decodeURIComponent(parts.slice(1).join('/')) };
-    if (['flags', 'evaluators', 'playground', 'keys'].includes(top)) return { name: top };
+    if (['flags', 'evaluators', 'playground', 'keys', 'audit'].includes(top)) return { name: top };
     return { name: 'flags' };
   }
 
@@ -351,6 +352,7 @@
     else if (r.name === 'evaluators') state.view = viewEvaluators(main);
     else if (r.name === 'playground') state.view = viewPlayground(main);
     else if (r.name === 'keys') state.view = viewKeys(main);
+    else if (r.name === 'audit') state.view = viewAudit(main);
     const h1text = $('h1', main) ? $('h1', main).textContent : '';
     document.title = h1text ? `${h1text} · ToggleMaster` : 'ToggleMaster';
     if (focusMain) {
@@ -1202,34 +1204,11 @@
         historyBox.append(h('p', { class: 'muted' }, `The history needs the editor role; your key's role (${role()}) cannot read it.`));
         return;
       }
-      let page;
-      try {
-        page = (await api('GET', `${flagPath(name)}/history?limit=20`)).data;
-      } catch (e) {
-        historyBox.append(h('p', { class: 'form-error' }, e.message));
-        return;
-      }
-      if (!page.entries.length) { historyBox.append(h('p', { class: 'muted' }, 'No recorded changes.')); return; }
-      const ol = h('ol', { class: 'history-list', 'aria-labelledby': 'history-heading' });
-      for (const e of page.entries) ol.append(historyEntry(e));
-      historyBox.append(ol);
-      let next = page.next_before;
-      if (next !== null && next !== undefined) {
-        const more = h('button', { id: 'history-more', class: 'btn btn-small', type: 'button', onclick: async () => {
-          more.disabled = true;
-          try {
-            const p2 = (await api('GET', `${flagPath(name)}/history?limit=20&before=${next}`)).data;
-            const firstNew = p2.entries.length ? historyEntry(p2.entries[0]) : null;
-            for (const [i, e] of p2.entries.entries()) ol.append(i === 0 ? firstNew : historyEntry(e));
-            next = p2.next_before;
-            if (next === null || next === undefined) more.remove();
-            if (firstNew) { firstNew.setAttribute('tabindex', '-1'); firstNew.focus(); }
-          } catch (e) {
-            toast(e.message, 'error');
-          } finally { more.disabled = false; }
-        } }, 'Show older changes');
-        historyBox.append(h('div', { class: 'actions actions-left' }, more));
-      }
+      await pagedEntries(historyBox, {
+        headingId: 'history-heading', moreId: 'history-more', empty: 'No recorded changes.',
+        fetchPage: async (before) => (await api('GET', `${flagPath(name)}/history?limit=20${before ? `&before=${before}` : ''}`)).data,
+        entry: (e) => historyEntry(e),
+      });
     }
 
     // Usage: how often, and with what, the flag was evaluated lately.
@@ -1422,7 +1401,60 @@
   }
   const show = (v) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v, null, v && typeof v === 'object' && JSON.stringify(v).length > 60 ? 2 : 0));
 
-  function historyEntry(e) {
+  const OBJECT_KINDS = { flag: 'flag', evaluator: 'evaluator', metadata: 'flag-set metadata', key: 'API key' };
+
+  /** What an audit entry changed, linked to its page; a key by its name and id. */
+  function auditObject(e) {
+    const o = e.object;
+    const kind = OBJECT_KINDS[o.type] || o.type;
+    const keyName = o.type === 'key' ? [e.after, e.before].map((x) => isObj(x) && x.name).find(Boolean) : null;
+    const parts = [h('span', { class: 'muted' }, kind)];
+    if (o.type === 'flag') parts.push(h('a', { href: `#/flags/${encodeURIComponent(o.name)}` }, o.name));
+    else if (o.type === 'evaluator') parts.push(h('a', { href: '#/evaluators' }, o.name));
+    else if (o.type === 'key') parts.push(h('a', { href: '#/keys' }, keyName || o.name), keyName ? h('code', { class: 'small' }, o.name) : null);
+    else if (o.type !== 'metadata') parts.push(h('code', null, o.name));
+    // Spaces in the text itself, so that it reads as words (screen readers, copying).
+    return h('span', { class: 'audit-object' }, parts.filter(Boolean).flatMap((p, i) => (i ? [' ', p] : [p])));
+  }
+
+  /**
+   * Audit entries in pages: the first page now, then a button that adds the
+   * next one and moves focus to its first entry. fetchPage(before) gives
+   * { entries, next_before }; before is null for the first page.
+   */
+  async function pagedEntries(box, { headingId, moreId, empty, fetchPage, entry }) {
+    let page;
+    try {
+      page = await fetchPage(null);
+    } catch (e) {
+      box.append(h('p', { class: 'form-error' }, e.message));
+      return null;
+    }
+    if (!page.entries.length) { box.append(h('p', { class: 'muted' }, empty)); return page; }
+    const ol = h('ol', { class: 'history-list', 'aria-labelledby': headingId });
+    for (const e of page.entries) ol.append(entry(e));
+    box.append(ol);
+    let next = page.next_before;
+    if (next === null || next === undefined) return page;
+    const more = h('button', { id: moreId, class: 'btn btn-small', type: 'button', onclick: async () => {
+      more.disabled = true;
+      try {
+        const older = await fetchPage(next);
+        const added = older.entries.map((e) => entry(e));
+        ol.append(...added);
+        next = older.next_before;
+        if (next === null || next === undefined) more.remove();
+        if (added.length) { added[0].setAttribute('tabindex', '-1'); added[0].focus(); }
+        if (box.onPaged) box.onPaged();
+      } catch (e) {
+        toast(e.message, 'error');
+      } finally { more.disabled = false; }
+    } }, 'Show older changes');
+    box.append(h('div', { class: 'actions actions-left' }, more));
+    return page;
+  }
+
+  function historyEntry(e, { withObject = false } = {}) {
     const before = isObj(e.before) ? flatten(e.before, '', new Map()) : new Map();
     const after = isObj(e.after) ? flatten(e.after, '', new Map()) : new Map();
     const keys = [...new Set([...before.keys(), ...after.keys()])].filter((k) => !deepEqual(before.get(k), after.get(k)));
@@ -1437,6 +1469,7 @@
     return h('li', { class: 'history-entry', dataset: { entry: String(e.id) } },
       h('div', { class: 'history-head' },
         h('span', { class: `badge badge-action-${e.action}` }, verb),
+        withObject && isObj(e.object) ? auditObject(e) : null,
         h('span', null, 'by ', h('strong', null, (e.actor && (e.actor.name || e.actor.id)) || 'unknown')),
         h('time', { datetime: e.at, class: 'muted small', title: fullTime(e.at) }, timeAgo(e.at))),
       keys.length ? h('div', { class: 'table-scroll' }, table) : h('p', { class: 'muted small' }, 'No field changed.'));
@@ -1680,7 +1713,7 @@
     const submit = h('button', { class: 'btn btn-primary', type: 'submit', id: 'create-key' }, 'Create key');
     main.append(h('section', { class: 'card', 'aria-labelledby': 'new-key-heading' },
       h('h2', { id: 'new-key-heading' }, 'New key'),
-      h('form', { class: 'key-form', novalidate: true, onsubmit: async (e) => {
+      h('form', { class: 'inline-form', novalidate: true, onsubmit: async (e) => {
         e.preventDefault();
         err.textContent = '';
         if (!name.value.trim()) { err.textContent = 'Name the key after who will hold it.'; name.focus(); return; }
@@ -1742,6 +1775,89 @@
     v.onKeys = async () => { try { await loadKeys(); draw(); } catch { /* shown on next action */ } };
     draw();
     loadKeys().then(draw).catch((e) => { list.textContent = ''; list.append(h('p', { class: 'form-error' }, e.message)); });
+    return v;
+  }
+
+  // ---------------------------------------------------------------- audit log
+
+  function viewAudit(main) {
+    const v = { name: 'audit' };
+    main.append(h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Audit log'),
+      h('p', { class: 'muted' }, 'Every recorded change to flags, evaluators, flag-set metadata and API keys, newest first: who made it and what it changed. Nothing can edit or delete an entry.'))));
+    if (!isAdmin()) {
+      main.append(h('div', { class: 'card' }, h('p', null, `The audit log needs the admin role. Your key's role (${role()}) cannot read it; a flag's own history is on its page.`)));
+      return v;
+    }
+    const err = h('p', { class: 'field-error', role: 'alert', id: 'audit-filter-error' });
+    const kind = h('select', { id: 'audit-type' },
+      h('option', { value: '' }, 'Everything'),
+      Object.entries(OBJECT_KINDS).map(([value, label]) => h('option', { value }, label[0].toUpperCase() + label.slice(1))));
+    const name = h('input', { id: 'audit-name', autocomplete: 'off', maxlength: '200', placeholder: 'all of them', disabled: true, 'aria-describedby': 'audit-filter-error' });
+    const list = h('div');
+    const fresh = h('div', { class: 'notice', hidden: true },
+      h('span', null, 'There are newer changes. '),
+      h('button', { class: 'btn btn-small', type: 'button', onclick: () => load() }, 'Show them'));
+    let filter = '';
+    let paged = false;
+    let loading = null;
+
+    kind.addEventListener('change', () => {
+      name.disabled = !kind.value || kind.value === 'metadata';
+      if (name.disabled) name.value = '';
+    });
+    main.append(h('section', { class: 'card', 'aria-labelledby': 'audit-filter-heading' },
+      h('h2', { id: 'audit-filter-heading' }, 'Filter'),
+      h('form', { class: 'inline-form', novalidate: true, onsubmit: (e) => {
+        e.preventDefault();
+        filter = kind.value ? (name.value.trim() ? `${kind.value}:${name.value.trim()}` : kind.value) : '';
+        load();
+      } },
+      h('div', { class: 'field' }, h('label', { for: 'audit-type' }, 'Kind'), kind),
+      h('div', { class: 'field grow' }, h('label', { for: 'audit-name' }, 'Name'), name),
+      h('div', { class: 'field field-end' }, h('button', { class: 'btn btn-primary', type: 'submit', id: 'audit-apply' }, 'Show'))), err),
+    h('section', { class: 'card', 'aria-labelledby': 'audit-heading' }, h('h2', { id: 'audit-heading' }, 'Changes'), fresh, list));
+
+    async function load() {
+      const mine = {};
+      loading = mine;
+      fresh.hidden = true;
+      paged = false;
+      err.textContent = '';
+      const box = h('div');
+      box.onPaged = () => { paged = true; };
+      const page = await pagedEntries(box, {
+        headingId: 'audit-heading', moreId: 'audit-more',
+        empty: filter ? 'No recorded change matches.' : 'No recorded changes yet.',
+        fetchPage: async (before) => {
+          const q = new URLSearchParams({ limit: '50' });
+          if (filter) q.set('object', filter);
+          if (before) q.set('before', String(before));
+          return (await api('GET', `/api/v1/audit?${q}`)).data;
+        },
+        entry: (e) => historyEntry(e, { withObject: true }),
+      });
+      if (loading !== mine) return;   // a newer load is on its way
+      if (page === null) {   // the API's refusal (a malformed filter, say) goes beside the form
+        const failed = $('.form-error', box);
+        err.textContent = failed.textContent;
+        failed.remove();
+      }
+      keepFocus(() => { list.textContent = ''; list.append(box); });
+    }
+
+    // A change anywhere: reload the newest entries, unless older ones are
+    // being read (then say there is more, and let the reader choose).
+    let timer = null;
+    const changed = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { if (paged) fresh.hidden = false; else load(); }, 250);
+    };
+    v.onAnyChange = changed;
+    v.onKeys = async () => changed();
+    v.refresh = changed;
+    v.dispose = () => clearTimeout(timer);
+    list.append(h('p', { class: 'muted' }, 'Loading changes…'));
+    load();
     return v;
   }
 

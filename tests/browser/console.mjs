@@ -6,7 +6,8 @@
 // text). axe-core checks each main view at 1280 px and 360 px wide.
 //
 // Screenshots for the README: the "screenshots" check takes
-// console-desktop.png (1280x800) and console-mobile.png (360 wide) into
+// console-desktop.png (1280x800), console-mobile.png (360 wide) and
+// console-audit.png into
 // build/screenshots/ on every run, and into docs/screenshots/ (the committed
 // ones) with UPDATE_SCREENSHOTS=1. Not by default: the pixels differ from
 // one machine to the next, and `make test` must leave the work tree clean
@@ -553,6 +554,61 @@ async function main() {
       } finally { await context.close(); }
     });
 
+    await check('audit log (admin): every kind of change, a filter, older pages, live entries; other roles are told why', async () => {
+      await mustApi(authed, 'POST', '/flags', { name: 'audit-a', is_enabled: false }, ADMIN_TOKEN);
+      await mustApi(authed, 'PUT', '/flags/audit-a', { is_enabled: true }, ADMIN_TOKEN);
+      await mustApi(authed, 'PUT', '/evaluators/audit-ev', { rule: { '==': [1, 1] } }, ADMIN_TOKEN);
+      const reader = (await mustApi(authed, 'POST', '/api/v1/keys', { name: 'audit reader', role: 'editor' }, ADMIN_TOKEN)).json;
+      // More than a page (50) of entries in all.
+      for (let i = 0; i < 55; i++) await mustApi(authed, 'POST', '/flags', { name: `audit-bulk-${i}` }, ADMIN_TOKEN);
+      const all = (await mustApi(authed, 'GET', '/api/v1/audit?limit=1000', undefined, ADMIN_TOKEN)).json.entries;
+      assert(all.length > 50 && all.length < 1000, `entries in the API: ${all.length}`);
+      const { context, page } = await newPage(authed, { key: ADMIN_TOKEN, path: '/#/audit' });
+      try {
+        await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+        assert(await page.locator('#nav-audit').isVisible(), 'the admin sees Audit log in the navigation');
+        const entries = page.locator('.history-entry');
+        await waitFor('the first page', async () => (await entries.count()) === 50);
+        // Newest first, the same entries as the API, each naming what it changed.
+        eq(await entries.evaluateAll((els) => els.map((el) => Number(el.dataset.entry))), all.slice(0, 50).map((e) => e.id), 'first page ids');
+        assert((await entries.first().textContent()).includes('audit-bulk-54'), 'newest entry names its flag');
+        await page.getByRole('button', { name: 'Show older changes' }).click();
+        await waitFor('the second page', async () => (await entries.count()) === Math.min(all.length, 100));
+        eq(await page.evaluate(() => document.activeElement.dataset.entry), String(all[50].id), 'focus on the first older entry');
+        // Filter: one key's entries, then one flag's.
+        await page.getByLabel('Kind').selectOption('key');
+        await page.getByRole('button', { name: 'Show', exact: true }).click();
+        const keyEntries = all.filter((e) => e.object.type === 'key');
+        await waitFor('the key entries', async () => (await entries.count()) === keyEntries.length);
+        const keyEntry = page.locator(`.history-entry[data-entry="${keyEntries[0].id}"] .audit-object`);
+        eq((await keyEntry.textContent()).replace(/\s+/g, ' ').trim(), `API key audit reader ${reader.id}`, 'a key by its name and id');
+        await page.getByLabel('Kind').selectOption('flag');
+        await page.getByLabel('Name').fill('audit-a');
+        await page.getByRole('button', { name: 'Show', exact: true }).click();
+        await waitFor('the flag entries', async () => (await entries.count()) === 2);
+        const texts = await entries.allTextContents();
+        assert(/updated/.test(texts[0]) && /created/.test(texts[1]), `update then create: ${texts}`);
+        const diff = entries.first().locator('tr', { hasText: 'is_enabled' });
+        eq((await diff.locator('td.before').textContent()).trim(), 'false', 'before');
+        eq((await diff.locator('td.after').textContent()).trim(), 'true', 'after');
+        await entries.first().getByRole('link', { name: 'audit-a' }).waitFor();
+        // A change made elsewhere appears without a reload (the change stream).
+        const t0 = Date.now();
+        await mustApi(authed, 'PUT', '/flags/audit-a', { description: 'changed elsewhere' }, ADMIN_TOKEN);
+        await waitFor('the live entry', async () => (await entries.count()) === 3, 3000);
+        console.log(`     (the new entry showed ${Date.now() - t0} ms after the write)`);
+        assert((await entries.first().textContent()).includes('changed elsewhere'), 'the new entry is first');
+      } finally { await context.close(); }
+      // An editor reads a flag's history but not the whole trail: the API says 403, the console why.
+      eq((await api(authed, 'GET', '/api/v1/audit', undefined, reader.key)).status, 403, 'API answer to an editor');
+      const editor = await newPage(authed, { key: reader.key, path: '/#/audit' });
+      try {
+        await editor.page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+        assert(await editor.page.locator('#nav-audit').isHidden(), 'no Audit log in the navigation');
+        await waitFor('the reason', async () => /needs the admin role. Your key's role \(editor\)/.test(await editor.page.locator('main').textContent()));
+      } finally { await editor.context.close(); }
+    });
+
     await check('evaluators: create one and use it from the rules editor with $ref', async () => {
       await mustApi(open, 'POST', '/flags', { name: 'ui-ref', is_enabled: true });
       const { context, page } = await newPage(open, { path: '/#/evaluators' });
@@ -637,6 +693,7 @@ async function main() {
             ['playground', '#/playground', () => page.locator('#pg-table').waitFor()],
             ['evaluators', '#/evaluators', () => page.getByRole('heading', { level: 1, name: 'Evaluators' }).waitFor()],
             ['keys', '#/keys', () => page.locator('table.keys').waitFor()],
+            ['audit log', '#/audit', () => page.locator('.history-entry').first().waitFor()],
           ];
           for (const [label, hash, ready] of views) {
             await page.evaluate((h) => { location.hash = h; }, hash);
@@ -696,7 +753,7 @@ async function main() {
       } finally { await context.close(); }
     });
 
-    await check('screenshots for the README (1280x800 and 360 wide)', async () => {
+    await check('screenshots for the README (1280x800 and 360 wide, and the audit log)', async () => {
       const dir = join(REPO, 'build', 'screenshots');
       mkdirSync(dir, { recursive: true });
       // A fresh instance, so the pictures show a tidy catalogue; usage is
@@ -729,8 +786,16 @@ async function main() {
         await m.page.evaluate(() => document.getElementById('targeting-heading').scrollIntoView({ block: 'start' }));
         await m.page.screenshot({ path: join(dir, 'console-mobile.png'), animations: 'disabled' });
       } finally { await m.context.close(); }
+      // The audit log, after an editor's changes.
+      await mustApi(shots, 'PUT', '/flags/search-v2', { targeting: { fractional: [['on', 25], ['off', 75]] } }, key);
+      await mustApi(shots, 'PUT', '/flags/legacy-export', { is_enabled: true, description: 'Old CSV export, back for the migration week' }, key);
+      const a = await newPage(shots, { key: ADMIN_TOKEN, path: '/#/audit' });
+      try {
+        await waitFor('the audit entries', async () => (await a.page.locator('.history-entry').count()) >= 9);
+        await a.page.screenshot({ path: join(dir, 'console-audit.png'), animations: 'disabled' });
+      } finally { await a.context.close(); }
       } finally { await shots.stop(); }
-      for (const f of ['console-desktop.png', 'console-mobile.png']) {
+      for (const f of ['console-desktop.png', 'console-mobile.png', 'console-audit.png']) {
         const png = readFileSync(join(dir, f));
         assert(png.length > 10000 && png.subarray(1, 4).toString() === 'PNG', `${f} is a real picture`);
         if (process.env.UPDATE_SCREENSHOTS === '1') {
