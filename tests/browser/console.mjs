@@ -575,6 +575,14 @@ async function main() {
         await page.getByRole('button', { name: 'Show older changes' }).click();
         await waitFor('the second page', async () => (await entries.count()) === Math.min(all.length, 100));
         eq(await page.evaluate(() => document.activeElement.dataset.entry), String(all[50].id), 'focus on the first older entry');
+        // Reading older entries, a new change is announced, not forced in.
+        await mustApi(authed, 'PUT', '/flags/audit-bulk-0', { is_enabled: true }, ADMIN_TOKEN);
+        await page.getByRole('button', { name: 'Show them' }).waitFor({ timeout: 3000 });
+        eq(await entries.count(), Math.min(all.length, 100), 'the pages being read stay as they are');
+        await page.getByRole('button', { name: 'Show them' }).click();
+        await waitFor('the newest page again', async () => (await entries.count()) === 50
+          && (await entries.first().textContent()).includes('audit-bulk-0'));
+        await page.getByRole('button', { name: 'Show them' }).waitFor({ state: 'hidden' });
         // Filter: one key's entries, then one flag's.
         await page.getByLabel('Kind').selectOption('key');
         await page.getByRole('button', { name: 'Show', exact: true }).click();
