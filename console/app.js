@@ -1420,14 +1420,17 @@
   /**
    * Audit entries in pages: the first page now, then a button that adds the
    * next one and moves focus to its first entry. fetchPage(before) gives
-   * { entries, next_before }; before is null for the first page.
+   * { entries, next_before }; before is null for the first page. A failed
+   * first page goes to showError (by default, into the box); onPaged is
+   * told when older entries were added.
    */
-  async function pagedEntries(box, { headingId, moreId, empty, fetchPage, entry }) {
+  async function pagedEntries(box, { headingId, moreId, empty, fetchPage, entry, onPaged = () => {},
+    showError = (message) => box.append(h('p', { class: 'form-error' }, message)) }) {
     let page;
     try {
       page = await fetchPage(null);
     } catch (e) {
-      box.append(h('p', { class: 'form-error' }, e.message));
+      showError(e.message);
       return null;
     }
     if (!page.entries.length) { box.append(h('p', { class: 'muted' }, empty)); return page; }
@@ -1445,7 +1448,7 @@
         next = older.next_before;
         if (next === null || next === undefined) more.remove();
         if (added.length) { added[0].setAttribute('tabindex', '-1'); added[0].focus(); }
-        if (box.onPaged) box.onPaged();
+        onPaged();
       } catch (e) {
         toast(e.message, 'error');
       } finally { more.disabled = false; }
@@ -1824,8 +1827,7 @@
       paged = false;
       err.textContent = '';
       const box = h('div');
-      box.onPaged = () => { paged = true; };
-      const page = await pagedEntries(box, {
+      await pagedEntries(box, {
         headingId: 'audit-heading', moreId: 'audit-more',
         empty: filter ? 'No recorded change matches.' : 'No recorded changes yet.',
         fetchPage: async (before) => {
@@ -1835,13 +1837,11 @@
           return (await api('GET', `/api/v1/audit?${q}`)).data;
         },
         entry: (e) => historyEntry(e, { withObject: true }),
+        onPaged: () => { paged = true; },
+        // The API's refusal (a malformed filter, say) goes beside the form.
+        showError: (message) => { if (loading === mine) err.textContent = message; },
       });
       if (loading !== mine) return;   // a newer load is on its way
-      if (page === null) {   // the API's refusal (a malformed filter, say) goes beside the form
-        const failed = $('.form-error', box);
-        err.textContent = failed.textContent;
-        failed.remove();
-      }
       keepFocus(() => { list.textContent = ''; list.append(box); });
     }
 

@@ -34,6 +34,8 @@ static const struct console_asset *find_asset(const char *path, size_t len)
 static void serve_asset(struct http_request *req, const struct console_asset *asset)
 {
     bool gzip = asset->gzip_data != NULL && http_accepts_encoding(req, "gzip");
+    const unsigned char *body = gzip ? asset->gzip_data : asset->data;
+    size_t len = gzip ? asset->gzip_len : asset->len;
     char etag[24];
 
     snprintf(etag, sizeof etag, gzip ? "\"%s-gz\"" : "\"%s\"", asset->hash);
@@ -51,10 +53,7 @@ static void serve_asset(struct http_request *req, const struct console_asset *as
     if (gzip)
         http_add_header(req, "Content-Encoding", "gzip");
     http_set_content_type(req, asset->content_type);
-    if (gzip)
-        http_respond_buffer(req, 200, asset->gzip_data, asset->gzip_len, NULL, NULL);
-    else
-        http_respond_buffer(req, 200, asset->data, asset->len, NULL, NULL);
+    http_respond_buffer(req, 200, body, len, NULL, NULL);
 }
 
 void api_console_page(struct api_call *call)
